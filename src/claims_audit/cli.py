@@ -1,0 +1,194 @@
+"""The `claims-audit` command line: parses arguments, calls the library, renders the outcome.
+
+Every error a user can cause becomes one ``Error:`` line on stderr and a documented exit code; no
+traceback and no claim value is ever printed (pretty exceptions show no locals).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from . import __version__
+from .errors import ClaimsAuditError, ExitCode, UsageError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 every row of every input was audited; 1 the run completed but some rows or whole "
+    "files were rejected (see the Rejected sheet); 2 invalid command line or configuration file, or no "
+    "input found; 3 the report could not be written; 4 internal error (a reconciliation check failed). "
+    "Findings never change the exit code."
+)
+
+app = typer.Typer(
+    name="claims-audit",
+    help="Audit claim extracts for CPT 34421 lines that the documentation does not support, and write an "
+         "Excel exception report.\n\n" + EXIT_CODES_HELP,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(int(code))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"claims-audit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    """claims-audit: nightly batch auditor for CPT 34421 claim lines."""
+
+
+def _run_date(value: Optional[str]) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--run-date must be a date as YYYY-MM-DD, got '{value}'") from None
+
+
+def _load_rule_config(path: Optional[Path]) -> Optional[dict[str, Any]]:
+    if path is None:
+        return None
+    from .ruleconfig import load_rule_config
+    return load_rule_config(path)
+
+
+class _Progress:
+    """A rich progress bar on an interactive terminal; nothing at all otherwise."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        if sys.stderr.isatty() and not os.environ.get("CI"):
+            from rich.progress import Progress
+            self.bar = Progress(transient=True)
+            self.task = self.bar.add_task("auditing", total=None)
+
+    def __enter__(self) -> "_Progress":
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar:
+            self.bar.stop()
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if self.bar:
+            self.bar.update(self.task, description=what, completed=done, total=total)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def run(
+    paths: Annotated[list[Path], typer.Argument(help="Extract files or folders (a folder means every "
+                                                     "supported file in it, sorted by name).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the report and manifest.")] = Path(
+        "reports"),
+    run_date: Annotated[Optional[str], typer.Option("--run-date", help="Run date YYYY-MM-DD (default: "
+                                                                        "today); names the outputs.")] = None,
+    mapping: Annotated[Optional[Path], typer.Option("--mapping", help="YAML/TOML file renaming your "
+                                                                      "headers to canonical columns.")] = None,
+    schema: Annotated[Optional[Path], typer.Option("--schema", help="Layout file (default: the shipped "
+                                                                    "claims-extract-v1.yaml).")] = None,
+    rule_config: Annotated[Optional[Path], typer.Option("--rule-config", help="YAML file switching rules "
+                                                        "off or changing severities.")] = None,
+    mask_member_ids: Annotated[bool, typer.Option("--mask-member-ids", help="Replace member IDs in all "
+                               "outputs with a keyed hash (key in CLAIMS_AUDIT_MASK_KEY).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+) -> None:
+    """Audit extracts and write claims-audit-<run-date>.xlsx and .json to --out."""
+    from .audit import audit
+
+    with _Progress() as progress:
+        outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping, schema=schema,
+                        rule_config=_load_rule_config(rule_config),
+                        rule_config_path=str(rule_config) if rule_config else None,
+                        mask=mask_member_ids, progress=progress)
+    result = outcome.result
+    if not quiet:
+        t = result.totals
+        typer.echo(f"{t['rows_read']} rows read, {t['rows_audited']} audited, {t['rows_rejected']} rejected; "
+                   f"{t['lines_34421']} lines with 34421, {t['findings']} findings.")
+        for i in result.inputs:
+            if i.status == "rejected":
+                typer.echo(f"  rejected file: {i.path}: {i.error}", err=True)
+            elif i.rows_rejected:
+                typer.echo(f"  {i.path}: {i.rows_rejected} rows rejected (see the Rejected sheet)", err=True)
+        typer.echo(f"Report: {outcome.paths.xlsx}\nManifest: {outcome.paths.json}")
+    raise typer.Exit(int(result.exit_code))
+
+
+@app.command("schema")
+def schema_cmd(
+    schema: Annotated[Optional[Path], typer.Option("--schema", help="Layout file to print "
+                                                                    "(default: the shipped one).")] = None,
+) -> None:
+    """Print the expected columns with their types and rules."""
+    from .schema import load_layout
+
+    layout = load_layout(schema)
+    typer.echo(f"{layout.name} v{layout.version}  ({layout.source})")
+    typer.echo("Headers match ignoring case, surrounding spaces and -/_/space. Unknown columns are ignored.\n")
+    width = max(len(c.name) for c in layout.columns)
+    for c in layout.columns:
+        req = "required" if c.required else "optional"
+        phi = "  [PHI]" if c.phi else ""
+        typer.echo(f"{c.name:<{width}}  {c.type:<8} {req:<9} {c.rules_text}{phi}")
+        if c.description:
+            typer.echo(f"{'':<{width}}  {c.description}")
+
+
+@app.command()
+def sample(
+    lines: Annotated[int, typer.Option("--lines", min=1, help="Number of claim lines to write.")],
+    out: Annotated[Path, typer.Option("--out", help="File to write (.csv, .tsv, .txt, .parquet, .xlsx).")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same file).")] = 0,
+    bad_fraction: Annotated[float, typer.Option("--bad-fraction", min=0.0, max=1.0,
+                                                help="Fraction of lines given one invalid cell.")] = 0.0,
+) -> None:
+    """Write a realistic synthetic claim extract (for trying the tool, tests and benchmarks)."""
+    from . import sample as sample_mod
+
+    if out.suffix.lower() not in {".csv", ".tsv", ".txt", ".parquet", ".xlsx"}:
+        raise UsageError(f"--out must end in .csv, .tsv, .txt, .parquet or .xlsx, got '{out.name}'")
+    frame = sample_mod.generate(lines, seed=seed, bad_fraction=bad_fraction)
+    try:
+        sample_mod.write(frame, out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"Wrote {frame.height} lines to {out}")
+
+
+def main() -> None:
+    """Console entry point: domain errors become one line and an exit code, never a traceback."""
+    try:
+        app()  # standalone mode: bad options/arguments print usage and exit 2 (ExitCode.USAGE)
+    except ClaimsAuditError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        typer.echo("Error: interrupted; the previous report (if any) is left intact", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: never show a traceback that could carry claim values
+        if os.environ.get("CLAIMS_AUDIT_DEBUG"):
+            raise
+        typer.echo(f"Error: internal error ({type(exc).__name__}); rerun with CLAIMS_AUDIT_DEBUG=1 for "
+                   "details", err=True)
+        sys.exit(int(ExitCode.INTERNAL))
+

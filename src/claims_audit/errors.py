@@ -1,0 +1,64 @@
+"""Domain exceptions and the stable exit codes the CLI maps them to.
+
+The library raises these small exceptions; the CLI turns each into one clean ``Error:`` line and its
+exit code. Messages never contain claim values (PHI): they name files, rows and columns only.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes of ``claims-audit``. Stable: schedulers depend on them."""
+
+    OK = 0  #: every row of every input was audited
+    REJECTED = 1  #: run completed, but some rows or whole files were rejected (see the report)
+    USAGE = 2  #: invalid command line or configuration file, or no input found
+    OUTPUT = 3  #: the report could not be written (permissions, disk full, ...)
+    INTERNAL = 4  #: internal error: a reconciliation check failed or an unexpected bug
+
+
+class ClaimsAuditError(Exception):
+    """Base of every error a user can cause; carries its exit code."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class UsageError(ClaimsAuditError):
+    """The command line or a configuration file is invalid."""
+
+    exit_code = ExitCode.USAGE
+
+
+class NoInputError(UsageError):
+    """No input file could be found."""
+
+
+class ConfigError(UsageError):
+    """A schema, mapping or rule configuration file is invalid."""
+
+
+class OutputError(ClaimsAuditError):
+    """The report or manifest could not be written."""
+
+    exit_code = ExitCode.OUTPUT
+
+
+class ReconciliationError(ClaimsAuditError):
+    """Rows read did not equal rows audited plus rows rejected: never write such a report."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+class FileRejected(Exception):
+    """A single input file cannot be audited; the run goes on with the other files.
+
+    ``reason`` is written to the Rejected sheet and the manifest; it names no claim values.
+    """
+
+    def __init__(self, reason: str, column: str | None = None, rows: int = 0):
+        super().__init__(reason)
+        self.reason = reason
+        self.column = column
+        self.rows = rows  # data rows the file holds, when they could be counted (all rejected with it)

@@ -1,0 +1,75 @@
+"""Turning rule output into the Findings table of the report contract.
+
+``finding_id`` is stable across runs for the same claim line and rule (a hash of claim id, line number,
+procedure code and rule id), so reviewers' decisions can follow a finding from night to night.
+``line_fingerprint`` changes when anything a reviewer judged changes (documentation, codes, units).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
+DX = [f"dx_{i}" for i in range(1, 13)]
+
+FINDING_COLUMNS = [
+    "finding_id", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
+    "service_date", "procedure_code", "modifiers", "units", "dx_codes", "rule_id", "severity", "message",
+    "suggested_code", "evidence", "doc_approach", "doc_vessel", "doc_side", "documented_approach",
+    "documented_site", "related_claim_id", "related_line_number", "reference", "line_fingerprint",
+]
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "review": 2, "info": 3}
+
+
+def _digest(values: list[str | None], size: int) -> list[str]:
+    return [hashlib.sha256((v or "").encode("utf-8")).hexdigest()[:size] for v in values]
+
+
+def stable_hash(expr: pl.Expr, size: int = 16) -> pl.Expr:
+    """SHA-256 of a string column (stable across polars versions, unlike Expr.hash)."""
+    return expr.map_batches(lambda s: pl.Series(_digest(s.to_list(), size), dtype=pl.String),
+                            return_dtype=pl.String)
+
+
+def _dotted(col: str) -> pl.Expr:
+    """ICD-10-CM codes are stored without the dot; people read them with it (I82.412)."""
+    c = pl.col(col)
+    return pl.when(c.str.len_chars() > 3).then(pl.format("{}.{}", c.str.slice(0, 3), c.str.slice(3))
+                                                ).otherwise(c)
+
+
+def assemble(lines: pl.DataFrame, output: pl.DataFrame) -> pl.DataFrame:
+    """Join rule output to its lines and order the findings deterministically."""
+    doc_cols = [c for c in ("doc_approach", "doc_vessel", "doc_side") if c in lines.columns]
+    keep = ["line_key", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
+            "service_date", "procedure_code", "units", "documented_approach", "documented_site", "op_note",
+            *MODIFIERS, *DX, *doc_cols]
+    df = output.join(lines.select(keep), on="line_key", how="left")
+    for c in ("doc_approach", "doc_vessel", "doc_side"):
+        if c not in df.columns:
+            df = df.with_columns(pl.lit(None, pl.String).alias(c))
+    modifiers = pl.concat_str(MODIFIERS, separator=",", ignore_nulls=True)
+    dx = pl.concat_str(DX, separator=",", ignore_nulls=True)
+    dotted = pl.concat_str([_dotted(c) for c in DX], separator=",", ignore_nulls=True)
+    fingerprint_src = pl.concat_str(
+        [pl.col("procedure_code"), modifiers, pl.col("units").cast(pl.String), dx,
+         pl.col("service_date").cast(pl.String), pl.col("rendering_npi").fill_null(""),
+         pl.col("documented_approach").fill_null(""), pl.col("documented_site").fill_null(""),
+         pl.col("op_note").fill_null("")], separator="\x1f")
+    id_src = pl.concat_str([pl.col("claim_id"), pl.col("line_number").cast(pl.String),
+                            pl.col("procedure_code"), pl.col("rule_id")], separator="\x1f")
+    df = df.with_columns(
+        modifiers.alias("modifiers"), dotted.alias("dx_codes"),
+        stable_hash(id_src).alias("finding_id"), stable_hash(fingerprint_src).alias("line_fingerprint"),
+    )
+    df = df.with_columns(pl.col("severity").replace_strict(SEVERITY_ORDER, default=9).alias("_sev"))
+    df = df.sort(["source_file", "source_row", "_sev", "rule_id", "related_claim_id", "related_line_number"],
+                 nulls_last=True, maintain_order=True)
+    # the same claim line can appear twice in one run (e.g. in two files): keep ids unique and stable
+    n = pl.col("finding_id").cum_count().over("finding_id")
+    df = df.with_columns(pl.when(n > 1).then(pl.format("{}-{}", pl.col("finding_id"), n))
+                         .otherwise(pl.col("finding_id")).alias("finding_id"))
+    return df.select(FINDING_COLUMNS)

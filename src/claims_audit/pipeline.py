@@ -1,0 +1,208 @@
+"""One audit run: read every input, validate, apply the rules over the whole run, reconcile the counts.
+
+The run never stops on a bad row or a bad file: a file that cannot be read is recorded as rejected with
+its reason and the other files are audited. Before anything is written, every input must reconcile
+(rows read = rows audited + rows rejected); a mismatch is an internal error, never a report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import __version__, documentation
+from .errors import ExitCode, FileRejected, ReconciliationError
+from .findings import assemble
+from .readers import ROW, InputFile, discover, read, sha256
+from .rules import OUTPUT_SCHEMA, catalogue, conform, empty_output, rules_version
+from .rules import documentation as doc_rules
+from .schema import Layout, load_layout, load_mapping, validate_mapping
+from .validation import validate
+
+TARGET_CODE = "34421"
+REJECTED_COLUMNS = {"source_file": pl.String, ROW: pl.Int64, "column": pl.String, "value": pl.String,
+                    "problem": pl.String}
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class InputSummary:
+    """What happened to one input; mirrors the manifest's `inputs` entries."""
+
+    path: str
+    sha256: str | None = None
+    rows_read: int = 0
+    rows_audited: int = 0
+    rows_rejected: int = 0
+    status: str = "ok"  # ok | partial | rejected
+    error: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    unknown_columns: list[str] = field(default_factory=list)
+    blank_lines: int = 0
+
+
+@dataclass
+class AuditResult:
+    run_date: dt.date
+    tool_version: str
+    rules_version: str
+    layout: str
+    inputs: list[InputSummary]
+    findings: pl.DataFrame
+    rejected: pl.DataFrame
+    lines_34421: int
+    rule_config: dict[str, Any] | None = None
+    rule_config_path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {
+            "rows_read": sum(i.rows_read for i in self.inputs),
+            "rows_audited": sum(i.rows_audited for i in self.inputs),
+            "rows_rejected": sum(i.rows_rejected for i in self.inputs),
+            "lines_34421": self.lines_34421,
+            "findings": self.findings.height,
+        }
+
+    @property
+    def findings_by_rule(self) -> dict[str, int]:
+        counts = dict(self.findings.group_by("rule_id").len().iter_rows()) if self.findings.height else {}
+        return {r.id: int(counts.get(r.id, 0)) for r in catalogue()} | {
+            k: int(v) for k, v in counts.items() if k not in {r.id for r in catalogue()}}
+
+    @property
+    def exit_code(self) -> ExitCode:
+        clean = all(i.status == "ok" for i in self.inputs)
+        return ExitCode.OK if clean else ExitCode.REJECTED
+
+
+def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path: str | Path | None = None,
+        mapping_path: str | Path | None = None, rule_config: dict[str, Any] | None = None,
+        rule_config_path: str | None = None, progress: Progress | None = None) -> AuditResult:
+    """Audit every input; raise only for usage/configuration problems or a failed reconciliation."""
+    layout = load_layout(schema_path)
+    mapping = load_mapping(mapping_path)
+    validate_mapping(mapping, layout)
+    inputs = discover(paths)
+    summaries: list[InputSummary] = []
+    frames: list[pl.DataFrame] = []
+    rejected: list[pl.DataFrame] = []
+    for n, inp in enumerate(inputs):
+        if progress:
+            progress(f"reading {inp.path.name}", n, len(inputs))
+        summary, lines, bad = _audit_input(inp, layout, mapping)
+        summaries.append(summary)
+        if lines is not None and lines.height:
+            frames.append(lines)
+        rejected.append(bad)
+    if progress:
+        progress("applying rules", len(inputs), len(inputs))
+    lines = _concat_lines(frames, layout)
+    lines, output = apply_rules(lines, rule_config)
+    n_target = lines.select((pl.col("procedure_code") == TARGET_CODE).sum()).item()
+    findings = assemble(lines, output)
+    rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_COLUMNS)
+    result = AuditResult(
+        run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
+        layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
+        rejected=rejected_all, lines_34421=n_target, rule_config=rule_config,
+        rule_config_path=rule_config_path)
+    reconcile(result, lines.height)
+    return result
+
+
+def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str]
+                 ) -> tuple[InputSummary, pl.DataFrame | None, pl.DataFrame]:
+    summary = InputSummary(path=inp.display)
+    if inp.problem:
+        return _reject_file(summary, inp.problem, None, 0)
+    try:
+        summary.sha256 = sha256(inp.path)
+    except OSError as exc:
+        return _reject_file(summary, f"file cannot be read: {exc.strerror or type(exc).__name__}", None, 0)
+    try:
+        raw = read(inp, layout, mapping)
+    except FileRejected as exc:
+        return _reject_file(summary, exc.reason, exc.column, exc.rows)
+    checked = validate(raw, layout)
+    summary.encoding, summary.delimiter = raw.encoding, raw.delimiter
+    summary.unknown_columns, summary.blank_lines = raw.unknown_columns, raw.blank_lines
+    summary.rows_read = raw.rows_read
+    summary.rows_rejected = checked.rows_rejected
+    summary.rows_audited = checked.lines.height
+    summary.status = "ok" if checked.rows_rejected == 0 else "partial"
+    lines = checked.lines.with_columns(pl.lit(inp.display).alias("source_file"))
+    bad = checked.rejected.with_columns(pl.lit(inp.display).alias("source_file")).select(
+        list(REJECTED_COLUMNS))
+    return summary, lines, bad
+
+
+def _reject_file(summary: InputSummary, reason: str, column: str | None, rows: int
+                 ) -> tuple[InputSummary, None, pl.DataFrame]:
+    summary.status, summary.error = "rejected", reason
+    summary.rows_read = summary.rows_rejected = rows
+    bad = pl.DataFrame({"source_file": [summary.path], ROW: [None], "column": [column], "value": [None],
+                        "problem": [f"file rejected: {reason}"]}, schema=REJECTED_COLUMNS)
+    return summary, None, bad
+
+
+def _concat_lines(frames: list[pl.DataFrame], layout: Layout) -> pl.DataFrame:
+    if frames:
+        lines = pl.concat(frames, how="vertical_relaxed")
+    else:
+        empty = pl.DataFrame(schema={ROW: pl.Int64, **{c: pl.String for c in layout.names}})
+        from .schema import cast
+        lines = empty.with_columns([cast(s) for s in layout.columns]).with_columns(
+            pl.lit(None, pl.String).alias("source_file"))
+    return lines.with_row_index("line_key").with_columns(pl.col("line_key").cast(pl.Int64))
+
+
+def apply_rules(lines: pl.DataFrame, config: dict[str, Any] | None = None
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every rule over the whole run.
+
+    Returns the lines with the documentation classification (doc_* columns, null except on 34421 lines)
+    and the configured rule output.
+    """
+    target = lines.filter(pl.col("procedure_code") == TARGET_CODE)
+    classified = documentation.classify(target)
+    doc_cols = [c for c in classified.columns if c.startswith("doc_")]
+    lines = lines.join(classified.select("line_key", *doc_cols), on="line_key", how="left",
+                       maintain_order="left")
+    outputs = [doc_rules.apply(classified)]
+    output = pl.concat([conform(o) for o in outputs]) if outputs else empty_output()
+    return lines, configure(output, config)
+
+
+def configure(output: pl.DataFrame, config: dict[str, Any] | None) -> pl.DataFrame:
+    """Apply an organisation's rule configuration: rules switched off, severities changed."""
+    rules = (config or {}).get("rules") or {}
+    off = [rid for rid, c in rules.items() if isinstance(c, dict) and c.get("enabled") is False]
+    sev = {rid: c["severity"] for rid, c in rules.items() if isinstance(c, dict) and c.get("severity")}
+    if off:
+        output = output.filter(~pl.col("rule_id").is_in(off))
+    if sev:
+        output = output.with_columns(
+            pl.col("rule_id").replace_strict(sev, default=pl.col("severity")).alias("severity"))
+    return output.select(list(OUTPUT_SCHEMA))
+
+
+def reconcile(result: AuditResult, lines_total: int) -> None:
+    """rows_read == rows_audited + rows_rejected for every input, and the audited rows all reached the
+    rules. Raises ReconciliationError otherwise (never write a report that loses rows)."""
+    for i in result.inputs:
+        if i.rows_read != i.rows_audited + i.rows_rejected:
+            raise ReconciliationError(
+                f"internal error: {i.path} read {i.rows_read} rows but audited {i.rows_audited} and "
+                f"rejected {i.rows_rejected}")
+    if result.totals["rows_audited"] != lines_total:
+        raise ReconciliationError(
+            f"internal error: {result.totals['rows_audited']} rows audited but {lines_total} reached the rules")

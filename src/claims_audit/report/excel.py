@@ -1,0 +1,199 @@
+"""The Excel exception report (contract: sheets Summary, Findings, Rejected, Rules in that order).
+
+Written with openpyxl in write-only mode (constant memory). Every data sheet has a frozen header, an
+auto-filter and sized columns; dates are real Excel dates; text from claims is always written as text,
+never as a formula; tables longer than a sheet continue on numbered overflow sheets ("Findings 2", ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ..rules import catalogue
+from .safety import EXCEL_ROWS_MAX, clean_text_columns, formula_like, safe_sheet_title
+
+DEFAULT_DISPOSITIONS = ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
+FINDINGS_SHEET_COLUMNS = [
+    "finding_id", "status", "source_file", "source_row", "claim_id", "line_number", "member_id",
+    "rendering_npi", "service_date", "procedure_code", "modifiers", "units", "dx_codes", "rule_id",
+    "severity", "message", "suggested_code", "evidence", "doc_approach", "doc_vessel", "doc_side",
+    "documented_approach", "documented_site", "related_claim_id", "related_line_number", "reference",
+    "previous_disposition", "previous_note", "disposition", "reviewer_note",
+]
+REJECTED_SHEET_COLUMNS = ["source_file", "source_row", "column", "value", "problem"]
+WIDTHS = {"finding_id": 18, "message": 60, "evidence": 50, "documented_approach": 30,
+          "documented_site": 30, "problem": 60, "value": 30, "source_file": 32, "reference": 40,
+          "why": 70, "checks": 60, "title": 40, "source": 50, "path": 40, "sha256": 66, "error": 50,
+          "reviewer_note": 40, "disposition": 18, "previous_note": 30}
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+DATA_ROWS_PER_SHEET = EXCEL_ROWS_MAX - 1  # one row per sheet is the header
+
+
+@dataclass
+class SheetTable:
+    """A table to write: the first sheet gets `title`, overflow sheets `title 2`, `title 3`..."""
+
+    title: str
+    frame: pl.DataFrame
+    dropdown: dict[str, Sequence[str]] | None = None  # column -> allowed values
+
+
+def _header(ws, names: Sequence[str]) -> list[WriteOnlyCell]:
+    cells = []
+    for n in names:
+        c = WriteOnlyCell(ws, value=n)
+        c.font, c.fill = HEADER_FONT, HEADER_FILL
+        cells.append(c)
+    return cells
+
+
+def _as_text(ws, value: str) -> WriteOnlyCell:
+    c = WriteOnlyCell(ws, value=value)
+    c.data_type = "s"  # stored as a string: never a formula, whatever it starts with
+    return c
+
+
+def _rows(ws, frame: pl.DataFrame) -> Iterable[list]:
+    text_cols = [i for i, t in enumerate(frame.dtypes) if t == pl.String]
+    for row in frame.iter_rows():
+        if any(formula_like(row[i]) for i in text_cols):
+            row = [_as_text(ws, v) if formula_like(v) else v for v in row]
+        yield row
+
+
+def _size_columns(ws, frame: pl.DataFrame) -> None:
+    for i, name in enumerate(frame.columns, start=1):
+        if name in WIDTHS:
+            width = WIDTHS[name]
+        elif frame.schema[name] == pl.Date:
+            width = 12
+        else:
+            width = max(len(name) + 4, 10)
+        ws.column_dimensions[get_column_letter(i)].width = width
+
+
+def write_table(wb: Workbook, table: SheetTable) -> list[str]:
+    """Write a table over as many sheets as it needs; returns the sheet titles used."""
+    frame = clean_text_columns(table.frame)
+    titles = []
+    chunks = max(1, -(-frame.height // DATA_ROWS_PER_SHEET))
+    for k in range(chunks):
+        part = frame.slice(k * DATA_ROWS_PER_SHEET, DATA_ROWS_PER_SHEET)
+        title = safe_sheet_title(table.title if k == 0 else f"{table.title} {k + 1}")
+        ws = wb.create_sheet(title)
+        titles.append(title)
+        ws.freeze_panes = "A2"
+        _size_columns(ws, part)
+        last_col = get_column_letter(max(1, len(part.columns)))
+        ws.auto_filter.ref = f"A1:{last_col}{part.height + 1}"
+        for col, allowed in (table.dropdown or {}).items():
+            if col in part.columns:
+                letter = get_column_letter(part.columns.index(col) + 1)
+                dv = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
+                                    showErrorMessage=True, errorTitle="Not a review outcome",
+                                    error="Pick one of the listed review outcomes.")
+                dv.add(f"{letter}2:{letter}{max(part.height + 1, 2)}")
+                ws.data_validations.append(dv)
+        ws.append(_header(ws, part.columns))
+        for row in _rows(ws, part):
+            ws.append(row)
+    return titles
+
+
+def findings_frame(findings: pl.DataFrame) -> pl.DataFrame:
+    """The Findings sheet's columns, in order (absent optional ones blank)."""
+    cols = []
+    for c in FINDINGS_SHEET_COLUMNS:
+        if c in findings.columns:
+            cols.append(pl.col(c))
+        else:
+            cols.append(pl.lit(None, pl.String).alias(c))
+    return findings.select(cols)
+
+
+def rules_frame(rules_version: str, config: dict | None) -> pl.DataFrame:
+    overrides = (config or {}).get("rules") or {}
+    rows = []
+    for r in catalogue():
+        o = overrides.get(r.id) or {}
+        rows.append({"rule_id": r.id, "severity": o.get("severity", r.severity),
+                     "enabled": "no" if o.get("enabled") is False else "yes", "title": r.title,
+                     "checks": r.checks, "why": r.why, "source": r.source, "rules_version": rules_version})
+    return pl.DataFrame(rows, schema={k: pl.String for k in
+                                      ("rule_id", "severity", "enabled", "title", "checks", "why", "source",
+                                       "rules_version")})
+
+
+def write_summary(wb: Workbook, info: list[tuple[str, object]], inputs: pl.DataFrame,
+                  by_rule: pl.DataFrame, notes: list[str], history: pl.DataFrame | None = None) -> None:
+    """Summary: run facts, each input's reconciliation, findings per rule with a bar chart."""
+    ws = wb.create_sheet("Summary")
+    ws.freeze_panes = "A2"
+    for letter, width in zip("ABCDEFGH", (28, 60, 14, 14, 14, 12, 50, 14)):
+        ws.column_dimensions[letter].width = width
+    ws.auto_filter.ref = f"A1:B{len(info) + 1}"
+    ws.append(_header(ws, ["item", "value"]))
+    for k, v in info:
+        ws.append([k, _as_text(ws, v) if formula_like(v) else v])
+    row = len(info) + 1
+    ws.append([])
+    ws.append(_header(ws, list(inputs.columns)))
+    for r in _rows(ws, clean_text_columns(inputs)):
+        ws.append(r)
+    row += 2 + inputs.height
+    ws.append([])
+    ws.append(_header(ws, list(by_rule.columns)))
+    rule_header_row = row + 2
+    for r in by_rule.iter_rows():
+        ws.append(list(r))
+    row = rule_header_row + by_rule.height
+    if by_rule.height:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = "Findings per rule"
+        chart.y_axis.title = "findings"
+        count_col = by_rule.columns.index("findings") + 1
+        data = Reference(ws, min_col=count_col, min_row=rule_header_row, max_row=row)
+        cats = Reference(ws, min_col=1, min_row=rule_header_row + 1, max_row=row)
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(cats)
+        chart.height, chart.width = 9, 18
+        ws.add_chart(chart, "J2")
+    if history is not None and history.height:
+        ws.append([])
+        ws.append(_header(ws, list(history.columns)))
+        hist_header = row + 2
+        for r in history.iter_rows():
+            ws.append(list(r))
+        end = hist_header + history.height
+        trend = BarChart()
+        trend.title = "Findings per night"
+        trend.add_data(Reference(ws, min_col=2, min_row=hist_header, max_row=end), titles_from_data=True)
+        trend.set_categories(Reference(ws, min_col=1, min_row=hist_header + 1, max_row=end))
+        trend.height, trend.width = 9, 18
+        ws.add_chart(trend, "J22")
+        row = end
+    if notes:
+        ws.append([])
+        for n in notes:
+            ws.append(["note", _as_text(ws, n) if formula_like(n) else n])
+
+
+def save(wb: Workbook, path: Path) -> None:
+    wb.save(str(path))
+
+
+def new_workbook() -> Workbook:
+    return Workbook(write_only=True)
+

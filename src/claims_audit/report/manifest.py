@@ -1,0 +1,45 @@
+"""The JSON manifest: the machine-readable twin of the Summary sheet (contract in the README)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .safety import neutralize
+
+
+def _safe(value: Any) -> Any:
+    """OWASP guidance: text that a spreadsheet could evaluate gets a leading quote."""
+    if isinstance(value, str):
+        return neutralize(value)
+    if isinstance(value, dict):
+        return {k: _safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe(v) for v in value]
+    return value
+
+
+def build(result: Any, outputs: dict[str, str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc = {
+        "run_date": result.run_date.isoformat(),
+        "tool_version": result.tool_version,
+        "rules_version": result.rules_version,
+        "schema": result.layout,
+        "rule_config": result.rule_config_path,
+        "inputs": [
+            {"path": i.path, "sha256": i.sha256, "rows_read": i.rows_read, "rows_audited": i.rows_audited,
+             "rows_rejected": i.rows_rejected, "status": i.status, "error": i.error, "encoding": i.encoding,
+             "delimiter": i.delimiter, "unknown_columns": i.unknown_columns, "blank_lines": i.blank_lines}
+            for i in result.inputs
+        ],
+        "totals": result.totals,
+        "findings_by_rule": result.findings_by_rule,
+        "exit_code": int(result.exit_code),
+        "outputs": outputs,
+    }
+    doc.update(extra or {})
+    return _safe(doc)
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

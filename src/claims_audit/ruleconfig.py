@@ -1,0 +1,38 @@
+"""An organisation's rule configuration: switch rules off, change severities (YAML, documented in
+README and data/rule_config.example.yaml). Unknown rule ids or severities are configuration errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .rules import SEVERITIES, catalogue
+
+
+def load_rule_config(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"rule configuration not found: {path}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"rule configuration {path} cannot be parsed: {type(exc).__name__}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"rule configuration {path} must be a mapping")
+    rules = doc.get("rules") or {}
+    if not isinstance(rules, dict):
+        raise ConfigError(f"rule configuration {path}: 'rules' must map rule ids to settings")
+    known = {r.id for r in catalogue()}
+    for rid, setting in rules.items():
+        if rid not in known:
+            raise ConfigError(f"rule configuration {path}: unknown rule id '{rid}'")
+        if not isinstance(setting, dict) or set(setting) - {"enabled", "severity"}:
+            raise ConfigError(f"rule configuration {path}: rule '{rid}' takes only 'enabled' and 'severity'")
+        if "severity" in setting and setting["severity"] not in SEVERITIES:
+            raise ConfigError(f"rule configuration {path}: rule '{rid}' severity must be one of "
+                              + ", ".join(SEVERITIES))
+        if "enabled" in setting and not isinstance(setting["enabled"], bool):
+            raise ConfigError(f"rule configuration {path}: rule '{rid}' enabled must be true or false")
+    return doc

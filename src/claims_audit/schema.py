@@ -1,0 +1,280 @@
+"""The declared extract layout: loading it, matching headers to it, and checking cells against it.
+
+The layout lives in ``schemas/claims-extract-v1.yaml`` (shipped inside the package too). It is turned into
+a pandera polars schema at run time. Every column arrives as text; :func:`normalize` trims it, the pandera
+schema checks it, and :func:`cast` converts the rows that passed to their real types.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_SCHEMA = "claims-extract-v1.yaml"
+TYPES = {"text", "integer", "date", "decimal", "code"}
+NORMALIZERS = {"strip", "upper", "remove_dots"}
+CHECKS = {"npi_luhn"}
+
+
+def schemas_dir() -> Path:
+    """The folder holding the shipped schemas: inside the installed package, else the source tree."""
+    packaged = resources.files("claims_audit") / "schemas"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+def header_key(name: str) -> str:
+    """Header matching ignores case, surrounding spaces and -/_/space differences."""
+    return re.sub(r"[\s_\-]+", "", name.strip().lower())
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One canonical column of the layout."""
+
+    name: str
+    type: str
+    required: bool = False
+    normalize: tuple[str, ...] = ()
+    pattern: str | None = None
+    min: float | None = None
+    formats: tuple[str, ...] = ()
+    check: str | None = None
+    problem: str = ""
+    phi: bool = False
+    description: str = ""
+
+    @property
+    def rules_text(self) -> str:
+        """A short human description of the rules, for ``claims-audit schema``."""
+        parts = []
+        if self.required:
+            parts.append("required, non-empty")
+        if self.pattern:
+            parts.append(f"matches {self.pattern}")
+        if self.min is not None:
+            parts.append(f">= {self.min:g}")
+        if self.formats:
+            parts.append("formats " + " or ".join(self.formats))
+        if self.check:
+            parts.append(f"check {self.check}")
+        if self.normalize:
+            parts.append("normalized: " + ", ".join(self.normalize))
+        return "; ".join(parts) or "free text"
+
+
+@dataclass
+class Layout:
+    """A loaded extract layout."""
+
+    name: str
+    version: int
+    columns: list[ColumnSpec]
+    source: str
+    _by_key: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_key = {header_key(c.name): c.name for c in self.columns}
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def canonical(self, header: str) -> str | None:
+        """The canonical column a file header stands for, or None for an unknown column."""
+        return self._by_key.get(header_key(header))
+
+    def spec(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+    @cached_property
+    def pandera_schema(self) -> pa.DataFrameSchema:
+        return build_pandera_schema(self)
+
+
+def _expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    if "repeat" not in entry:
+        return [entry]
+    first, last = entry["repeat"]
+    out = []
+    for n in range(int(first), int(last) + 1):
+        e = {k: v for k, v in entry.items() if k != "repeat"}
+        e["name"] = entry["name"].replace("{n}", str(n))
+        e["description"] = str(entry.get("description", "")).replace("{n}", str(n))
+        out.append(e)
+    return out
+
+
+def load_layout(path: str | Path | None = None) -> Layout:
+    """Load a layout file; with no path, the shipped default. Raises ConfigError on any defect."""
+    p = Path(path) if path else schemas_dir() / DEFAULT_SCHEMA
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"schema file not found: {p}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"schema file {p} cannot be read: {type(exc).__name__}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list):
+        raise ConfigError(f"schema file {p} must be a mapping with a 'columns' list")
+    specs: list[ColumnSpec] = []
+    for raw in doc["columns"]:
+        if not isinstance(raw, dict) or "name" not in raw or "type" not in raw:
+            raise ConfigError(f"schema file {p}: every column needs a name and a type")
+        for e in _expand(raw):
+            specs.append(_spec(e, p))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"schema file {p}: duplicate column names")
+    return Layout(str(doc.get("name", p.stem)), int(doc.get("version", 1)), specs, str(p))
+
+
+def _spec(e: dict[str, Any], p: Path) -> ColumnSpec:
+    if e["type"] not in TYPES:
+        raise ConfigError(f"schema file {p}: column {e['name']} has unknown type {e['type']!r}")
+    norm = tuple(e.get("normalize", ()))
+    if set(norm) - NORMALIZERS:
+        raise ConfigError(f"schema file {p}: column {e['name']} has unknown normalize step")
+    if e.get("check") and e["check"] not in CHECKS:
+        raise ConfigError(f"schema file {p}: column {e['name']} has unknown check {e['check']!r}")
+    if e.get("pattern"):
+        try:
+            re.compile(e["pattern"])
+        except re.error:
+            raise ConfigError(f"schema file {p}: column {e['name']} has an invalid pattern") from None
+    return ColumnSpec(
+        name=str(e["name"]),
+        type=e["type"],
+        required=bool(e.get("required", False)),
+        normalize=norm,
+        pattern=e.get("pattern"),
+        min=float(e["min"]) if e.get("min") is not None else None,
+        formats=tuple(e.get("formats", ())),
+        check=e.get("check"),
+        problem=str(e.get("problem") or f"{e['name']} is not valid"),
+        phi=bool(e.get("phi", False)),
+        description=str(e.get("description", "")),
+    )
+
+
+def load_mapping(path: str | Path | None) -> dict[str, str]:
+    """Load a --mapping file (YAML or TOML): {warehouse header -> canonical column}."""
+    if path is None:
+        return {}
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        doc = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except FileNotFoundError:
+        raise ConfigError(f"mapping file not found: {p}") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"mapping file {p} cannot be parsed: {type(exc).__name__}") from None
+    cols = doc.get("columns") if isinstance(doc, dict) else None
+    if not isinstance(cols, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in cols.items()):
+        raise ConfigError(f"mapping file {p} must have a 'columns' table of header: canonical_name")
+    return {header_key(k): v for k, v in cols.items()}
+
+
+def validate_mapping(mapping: dict[str, str], layout: Layout) -> None:
+    unknown = sorted({v for v in mapping.values() if v not in layout.names})
+    if unknown:
+        raise ConfigError("mapping names columns the schema does not have: " + ", ".join(unknown))
+
+
+# --- cell-level checking ---------------------------------------------------------------------------
+
+
+def normalize(spec: ColumnSpec) -> pl.Expr:
+    """Text clean-up before checking; an empty result becomes null (a missing value)."""
+    e = pl.col(spec.name)
+    if "strip" in spec.normalize:
+        e = e.str.strip_chars()
+    if "upper" in spec.normalize:
+        e = e.str.to_uppercase()
+    if "remove_dots" in spec.normalize:
+        e = e.str.replace_all(".", "", literal=True)
+    return pl.when(e.str.len_bytes() == 0).then(None).otherwise(e).alias(spec.name)
+
+
+def parse_date(spec: ColumnSpec, e: pl.Expr | None = None) -> pl.Expr:
+    e = pl.col(spec.name) if e is None else e
+    return pl.coalesce([e.str.to_date(f, strict=False) for f in spec.formats])
+
+
+def npi_valid(e: pl.Expr) -> pl.Expr:
+    """NPI check digit: Luhn over the prefix 80840 and the first nine digits (CMS NPI standard)."""
+    d = [e.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(10)]
+    total = pl.lit(24)  # Luhn contribution of the constant prefix 80840
+    for i in range(9):
+        if i % 2 == 0:  # positions doubled: the 1st, 3rd, ... of the nine (rightmost-first parity)
+            doubled = d[i] * 2
+            total = total + pl.when(doubled > 9).then(doubled - 9).otherwise(doubled)
+        else:
+            total = total + d[i]
+    return ((10 - total % 10) % 10) == d[9]
+
+
+def value_ok(spec: ColumnSpec) -> pl.Expr:
+    """True where a present value passes every rule of its column (nulls are judged elsewhere)."""
+    c = pl.col(spec.name)
+    ok = pl.lit(True)
+    if spec.pattern:
+        ok = ok & c.str.contains(spec.pattern)
+    if spec.type == "date":
+        ok = ok & parse_date(spec).is_not_null()
+    if spec.type == "integer":
+        num = c.str.strip_prefix("+").cast(pl.Int64, strict=False)
+        ok = ok & num.is_not_null()
+        if spec.min is not None:
+            ok = ok & (num >= spec.min)
+    if spec.type == "decimal":
+        num = c.str.strip_prefix("+").cast(pl.Float64, strict=False)
+        ok = ok & num.is_not_null() & num.is_finite()
+        if spec.min is not None:
+            ok = ok & (num >= spec.min)
+    if spec.check == "npi_luhn":
+        ok = ok & npi_valid(c)
+    return c.is_null() | ok.fill_null(False)
+
+
+def build_pandera_schema(layout: Layout) -> pa.DataFrameSchema:
+    """The pandera polars schema over the normalized text frame."""
+
+    def make_check(spec: ColumnSpec) -> pa.Check:
+        def check(data: Any) -> pl.LazyFrame:
+            return data.lazyframe.select(value_ok(spec))
+
+        return pa.Check(check, error=spec.problem, name=spec.name)
+
+    columns = {
+        s.name: pa.Column(pl.String, checks=[make_check(s)], nullable=not s.required, required=False)
+        for s in layout.columns
+    }
+    return pa.DataFrameSchema(columns, strict=False, name=layout.name)
+
+
+def cast(spec: ColumnSpec) -> pl.Expr:
+    """The typed value of a column whose cells already passed the checks."""
+    c = pl.col(spec.name)
+    if spec.type == "integer":
+        return c.str.strip_prefix("+").cast(pl.Int64, strict=False).alias(spec.name)
+    if spec.type == "decimal":
+        return c.str.strip_prefix("+").cast(pl.Float64, strict=False).alias(spec.name)
+    if spec.type == "date":
+        return parse_date(spec).alias(spec.name)
+    return c
