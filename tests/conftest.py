@@ -1,0 +1,89 @@
+"""Shared test helpers: building extracts, running the CLI in-process and as a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from claims_audit.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+HEADER = ["claim_id", "line_number", "member_id", "service_date", "procedure_code", "units", "modifier_1",
+          "modifier_2", "rendering_npi", "place_of_service", "charge_amount", "dx_1", "dx_2",
+          "documented_approach", "documented_site", "op_note"]
+VALID_NPI = "1234567893"
+
+
+def line(**overrides: str) -> dict[str, str]:
+    """A valid clean 34421 line (leg incision, femoral vein); override any column."""
+    row = {"claim_id": "C1", "line_number": "1", "member_id": "000123", "service_date": "2026-11-02",
+           "procedure_code": "34421", "units": "1", "modifier_1": "LT", "modifier_2": "",
+           "rendering_npi": VALID_NPI, "place_of_service": "22", "charge_amount": "2400.00",
+           "dx_1": "I82.412", "dx_2": "", "documented_approach": "left groin incision",
+           "documented_site": "left common femoral vein", "op_note": ""}
+    row.update(overrides)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None = None,
+              delimiter: str = ",", encoding: str = "utf-8") -> Path:
+    header = header or HEADER
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding=encoding) as fh:
+        w = csv.DictWriter(fh, fieldnames=header, delimiter=delimiter, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, rows: list[dict[str, str]], header: list[str] | None = None) -> Path:
+    header = header or HEADER
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in rows:
+        ws.append([r.get(h) or None for h in header])
+    wb.save(path)
+    return path
+
+
+def read_sheet(path: Path, sheet: str) -> list[dict[str, object]]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = list(wb[sheet].iter_rows(values_only=True))
+    wb.close()
+    head = rows[0]
+    return [dict(zip(head, r)) for r in rows[1:]]
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None):
+        return runner.invoke(app, [str(a) for a in args], env=env)
+
+    return invoke
+
+
+def run_subprocess(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+                   ) -> subprocess.CompletedProcess:
+    """The installed console script, as a scheduler would start it."""
+    exe = Path(sys.executable).parent / "claims-audit"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "claims_audit"]
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(cmd + [str(a) for a in args], cwd=cwd, env=full_env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def manifest(out: Path, run_date: str = "2026-11-20") -> dict:
+    return json.loads((out / f"claims-audit-{run_date}.json").read_text(encoding="utf-8"))
