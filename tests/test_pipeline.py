@@ -14,7 +14,7 @@ RUN = dt.date(2026, 11, 20)
 
 
 def test_clean_file_exit_ok_and_reconciles(tmp_path):
-    p = write_csv(tmp_path / "a.csv", [line(claim_id=f"C{i}") for i in range(5)])
+    p = write_csv(tmp_path / "a.csv", [line(claim_id=f"C{i}", member_id=f"M{i}") for i in range(5)])
     r = pipeline.run([p], RUN)
     assert r.exit_code == ExitCode.OK
     assert r.totals == {"rows_read": 5, "rows_audited": 5, "rows_rejected": 0, "lines_34421": 5, "findings": 0}
@@ -23,7 +23,7 @@ def test_clean_file_exit_ok_and_reconciles(tmp_path):
 def test_bad_file_does_not_stop_other_files(tmp_path):
     good = write_csv(tmp_path / "in" / "a.csv", [line()])
     write_csv(tmp_path / "in" / "b.csv", [line()], header=["claim_id", "line_number"])
-    write_xlsx(tmp_path / "in" / "c.xlsx", [line(claim_id="X9", documented_approach="laparotomy",
+    write_xlsx(tmp_path / "in" / "c.xlsx", [line(claim_id="X9", member_id="M9", documented_approach="laparotomy",
                                                  documented_site="IVC")])
     r = pipeline.run([tmp_path / "in"], RUN)
     status = {i.path.split("/")[-1]: i for i in r.inputs}
@@ -60,7 +60,7 @@ def test_documentation_rules(tmp_path, approach, site, rules, code):
 
 
 def test_op_note_used_when_abstract_blank(tmp_path):
-    note = "A vertical right groin incision was made.\nThe common femoral vein was opened and thrombus removed."
+    note = "A vertical left groin incision was made.\nThe common femoral vein was opened and thrombus removed."
     p = write_csv(tmp_path / "a.csv", [line(documented_approach="", documented_site="", op_note=note)])
     r = pipeline.run([p], RUN)
     assert r.findings.height == 0
@@ -73,7 +73,7 @@ def test_only_34421_lines_are_audited_for_documentation(tmp_path):
 
 
 def test_finding_ids_are_stable_and_findings_ordered(tmp_path):
-    rows = [line(claim_id=f"C{i}", documented_approach="percutaneous") for i in range(3)]
+    rows = [line(claim_id=f"C{i}", member_id=f"M{i}", documented_approach="percutaneous") for i in range(3)]
     p = write_csv(tmp_path / "a.csv", rows)
     a, b = pipeline.run([p], RUN).findings, pipeline.run([p], RUN).findings
     assert a.equals(b)

@@ -25,9 +25,9 @@ def _run(cli, tmp_path, rows):
 
 
 def test_workbook_contract(cli, tmp_path):
-    res, out = _run(cli, tmp_path, [line(), line(claim_id="C2", documented_approach="percutaneous",
+    res, out = _run(cli, tmp_path, [line(), line(claim_id="C2", member_id="M2", documented_approach="percutaneous",
                                              modifier_1="RT", modifier_2="59", dx_2="E11.9"),
-                                    line(claim_id="C3", units="zero")])
+                                    line(claim_id="C3", member_id="M3", units="zero")])
     assert res.exit_code == 1, res.output
     path = out / "claims-audit-2026-11-20.xlsx"
     assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".sqlite")) == [
@@ -62,7 +62,7 @@ def test_workbook_contract(cli, tmp_path):
 
 
 def test_manifest_contract(cli, tmp_path):
-    _, out = _run(cli, tmp_path, [line(), line(claim_id="C3", service_date="2026-02-30")])
+    _, out = _run(cli, tmp_path, [line(), line(claim_id="C3", member_id="M3", service_date="2026-02-30")])
     m = manifest(out)
     for key in ("run_date", "tool_version", "rules_version", "inputs", "totals", "findings_by_rule", "exit_code"):
         assert key in m
@@ -76,7 +76,7 @@ def test_manifest_contract(cli, tmp_path):
 
 
 def test_rerun_replaces_outputs_with_identical_findings(cli, tmp_path):
-    rows = [line(claim_id=f"C{i}", documented_site="SFA") for i in range(4)]
+    rows = [line(claim_id=f"C{i}", member_id=f"M{i}", documented_site="SFA") for i in range(4)]
     _, out = _run(cli, tmp_path, rows)
     first = read_sheet(out / "claims-audit-2026-11-20.xlsx", "Findings")
     _, out = _run(cli, tmp_path, rows)

@@ -15,11 +15,12 @@ from typing import Any
 
 import polars as pl
 
-from . import __version__, documentation
+from . import __version__, documentation, ruledata_cms
 from .errors import ExitCode, FileRejected, ReconciliationError
 from .findings import assemble
 from .readers import ROW, InputFile, discover, read, sha256
 from .rules import OUTPUT_SCHEMA, catalogue, conform, empty_output, rules_version
+from .rules import claim_edits
 from .rules import documentation as doc_rules
 from .schema import Layout, load_layout, load_mapping, validate_mapping
 from .validation import validate
@@ -177,9 +178,21 @@ def apply_rules(lines: pl.DataFrame, config: dict[str, Any] | None = None
     doc_cols = [c for c in classified.columns if c.startswith("doc_")]
     lines = lines.join(classified.select("line_key", *doc_cols), on="line_key", how="left",
                        maintain_order="left")
-    outputs = [doc_rules.apply(classified)]
-    output = pl.concat([conform(o) for o in outputs]) if outputs else empty_output()
+    outputs = [doc_rules.apply(classified), claim_edits.apply(_claim_edit_scope(lines), config)]
+    output = pl.concat([conform(o) for o in outputs])
     return lines, configure(output, config)
+
+
+def _claim_edit_scope(lines: pl.DataFrame) -> pl.DataFrame:
+    """Only members with a line of the code family can trigger a claim-level edit: keep their lines.
+
+    Every edit pairs a family-code line with lines of the same member, so this is exact, and it keeps
+    the joins and windows of the edits small on a nightly extract of millions of lines.
+    """
+    policy = ruledata_cms.policy()
+    family = sorted({str(c) for c in policy["audited_codes"]} | {str(c) for c in policy.get("family_codes", [])})
+    members = lines.filter(pl.col("procedure_code").is_in(family)).select("member_id").unique()
+    return lines.join(members, on="member_id", how="semi", maintain_order="left")
 
 
 def configure(output: pl.DataFrame, config: dict[str, Any] | None) -> pl.DataFrame:

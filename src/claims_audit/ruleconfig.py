@@ -35,4 +35,6 @@ def load_rule_config(path: Path) -> dict[str, Any]:
                               + ", ".join(SEVERITIES))
         if "enabled" in setting and not isinstance(setting["enabled"], bool):
             raise ConfigError(f"rule configuration {path}: rule '{rid}' enabled must be true or false")
+    from .rules.claim_edits import validate_config
+    validate_config(doc)  # claim-edit options (e.g. allow_25_for_em_day_of_surgery) and their types
     return doc
