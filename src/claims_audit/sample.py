@@ -5,10 +5,11 @@ digit so they look real to a validator, but they are not looked up anywhere). Di
 are real code values used only as labels; no CPT descriptor text is reproduced.
 
 ``generate(lines, seed)`` returns one row per claim line with the canonical columns (:data:`COLUMNS`), every
-column a polars ``String`` and empty cells null. All randomness comes from a small integer hash (murmur3's
-32-bit finaliser) evaluated with polars arithmetic on the row index, so the output depends only on
-``(lines, seed, bad_fraction)``: not on the polars version's random number generator, nor on the number of
-threads. Two million lines take a few seconds.
+column a polars ``String`` and empty cells null. All randomness comes from tabulation hashing of row and
+claim indexes with seed-dependent tables built from murmur3's 32-bit finaliser (see ``_Rng``), evaluated
+with polars expressions (no Python loop per line). The output therefore depends only on
+``(lines, seed, bad_fraction)``: not on polars' random number generator, nor on the number of threads. Two
+million lines take a few seconds and about 1 GB (polars stores every string cell as a 16-byte view).
 
 Shape of the data:
 
@@ -16,7 +17,7 @@ Shape of the data:
   place_of_service; line_number runs 1..n within the claim;
 * office claims (POS 11) carry E/M, labs, preventive HCPCS, Category II and duplex codes; facility claims
   (POS 21/22/24) start with a surgical / interventional procedure and continue with hospital E/M, imaging,
-  catheter and lab lines. CPT 34421 is about 1.5 % of all lines;
+  catheter and lab lines. CPT 34421 is about 1.6 % of all lines;
 * service dates span 2024-01-01..2026-12-31, written ``YYYY-MM-DD`` or ``MM/DD/YYYY`` (per claim);
 * ICD-10-CM codes with or without the dot (per claim), laterality coherent with RT/LT modifiers and with the
   documentation text (with a small share of deliberate side conflicts and unsupportive diagnoses);
@@ -33,12 +34,13 @@ Shape of the data:
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import re
 from pathlib import Path
 
 import polars as pl
 
-__all__ = ["COLUMNS", "BAD_KINDS", "XLSX_MAX_ROWS", "generate", "write", "npi_check_digit"]
+__all__ = ["COLUMNS", "BAD_KINDS", "DOC_KIND_SHARE", "XLSX_MAX_ROWS", "generate", "write", "npi_check_digit"]
 
 COLUMNS: list[str] = [
     "claim_id",
@@ -98,33 +100,49 @@ def _lit(v: int) -> pl.Expr:
     return pl.lit(v, dtype=_U64)
 
 
-def _fmix(x: pl.Expr) -> pl.Expr:
-    """murmur3 fmix32 on a UInt64 expression holding values < 2**32 (products stay below 2**64)."""
-    x = x.xor(x // _lit(1 << 16))
-    x = (x * _lit(0x85EBCA6B)) % _lit(_M32)
-    x = x.xor(x // _lit(1 << 13))
-    x = (x * _lit(0xC2B2AE35)) % _lit(_M32)
-    return x.xor(x // _lit(1 << 16))
+def _fmix_series(x: pl.Series) -> pl.Series:
+    """murmur3 fmix32 on a UInt64 Series holding values < 2**32 (products stay below 2**64)."""
+    x = x ^ (x // (1 << 16))
+    x = (x * 0x85EBCA6B) % _M32
+    x = x ^ (x // (1 << 13))
+    x = (x * 0xC2B2AE35) % _M32
+    return x ^ (x // (1 << 16))
 
 
 class _Rng:
-    """Independent pseudo-random streams keyed by (seed, stream name), evaluated on an index column."""
+    """Independent pseudo-random streams keyed by (seed, stream name), evaluated on an index column.
+
+    Simple tabulation hashing: the index is split into two 16-bit halves, each half (xor a per-stream key)
+    looks up a seed-dependent table of random 32-bit words, and the two words are xor-ed with a third
+    per-stream key. Indexes must be below 2**32. Table lookups keep the polars expression trees small
+    (an arithmetic mixer would reuse sub-expressions and blow the trees up) and are fast.
+    """
 
     def __init__(self, seed: int) -> None:
         s = int(seed) % (1 << 64)
-        self._seed = _fmix_py(_fmix_py(s & 0xFFFFFFFF) ^ (s >> 32) ^ 0x5BD1E995)
+        self.key = _fmix_py(_fmix_py(s & 0xFFFFFFFF) ^ (s >> 32) ^ 0x5BD1E995)
+        j = pl.int_range(0, 1 << 16, dtype=_U64, eager=True)
+        self._t1 = _fmix_series((_fmix_series(j ^ (self.key & 0xFFFF)) + 0x9E3779B9) % _M32)
+        self._t2 = _fmix_series((_fmix_series(j ^ (self.key >> 16)) + 0x7F4A7C15) % _M32)
+        self._streams: dict[str, tuple[int, int, int]] = {}
 
-    def _keys(self, stream: str) -> tuple[int, int]:
-        h = self._seed
-        for ch in stream.encode():
-            h = _fmix_py(h ^ ch) + 0x9E3779B9
-        return _fmix_py(h), _fmix_py(h ^ 0x27D4EB2F)
+    def _keys(self, stream: str) -> tuple[int, int, int]:
+        keys = self._streams.get(stream)
+        if keys is None:
+            n = len(self._streams)  # distinct 16-bit keys for distinct streams (odd multipliers)
+            h = self.key
+            for ch in stream.encode():
+                h = _fmix_py(h ^ ch)
+            keys = ((n * 40503 + self.key) & 0xFFFF, (n * 25931 + (self.key >> 16)) & 0xFFFF, _fmix_py(h))
+            self._streams[stream] = keys
+        return keys
 
     def u32(self, index: pl.Expr, stream: str) -> pl.Expr:
-        """A value in [0, 2**32) for each row of ``index`` (UInt64)."""
-        k1, k2 = self._keys(stream)
-        x = _fmix((index + _lit(k1)) % _lit(_M32))
-        return _fmix(x.xor(_lit(k2)))
+        """A value in [0, 2**32) for each row of ``index`` (a UInt64 expression with values < 2**32)."""
+        a, b, c = self._keys(stream)
+        lo = pl.lit(self._t1).gather((index % _lit(1 << 16)).xor(_lit(a)))
+        hi = pl.lit(self._t2).gather(((index // _lit(1 << 16)) % _lit(1 << 16)).xor(_lit(b)))
+        return lo.xor(hi).xor(_lit(c))
 
     def below(self, index: pl.Expr, stream: str, n: int) -> pl.Expr:
         """A value in [0, n)."""
@@ -215,30 +233,35 @@ _CODES: dict[str, tuple[str, int]] = {
     "34201": ("arterial", 230000), "34203": ("arterial", 250000), "35226": ("arterial", 190000),
     "37228": ("arterial", 210000), "36821": ("arterial", 175000), "36905": ("arterial", 220000),
     # other surgery
-    "27447": ("surgery_side", 420000), "29881": ("surgery_side", 190000), "47562": ("surgery", 260000),
-    "49505": ("surgery", 180000), "66984": ("surgery_side", 210000), "43239": ("surgery", 95000),
-    "45378": ("surgery", 85000), "11721": ("surgery", 9000),
+    "27447": ("knee", 420000), "29881": ("meniscus", 190000), "66984": ("eye", 210000),
+    "47562": ("gallbladder", 260000), "49505": ("hernia", 180000), "43239": ("egd", 95000),
+    "45378": ("colonoscopy", 85000), "11721": ("nail", 9000),
 }
 
-_OFFICE = [
+# office claims: line 1 is the visit (or a small office procedure), later lines are ancillary services
+_OFFICE_FIRST = [
     ("99213", 200), ("99214", 170), ("99212", 45), ("99215", 35), ("99203", 30), ("99204", 25), ("99202", 10),
-    ("G0439", 25), ("G0438", 6), ("G0444", 10), ("0001F", 12), ("1036F", 10), ("3074F", 14), ("3078F", 14),
-    ("3044F", 10), ("1159F", 8), ("1160F", 8), ("4004F", 6), ("80053", 40), ("80061", 35), ("85025", 45),
-    ("83036", 30), ("81002", 15), ("36415", 60), ("84443", 20), ("93970", 8), ("93971", 10), ("93000", 20),
-    ("J1100", 5), ("J0690", 4), ("11721", 8), ("93925", 4),
+    ("G0439", 30), ("G0438", 8), ("93970", 8), ("93971", 10), ("11721", 10), ("93925", 4),
 ]  # fmt: skip
+_OFFICE_OTHER = [
+    ("G0444", 10), ("0001F", 14), ("1036F", 10), ("3074F", 14), ("3078F", 14), ("3044F", 10), ("1159F", 8),
+    ("1160F", 8), ("4004F", 6), ("80053", 40), ("80061", 35), ("85025", 45), ("83036", 30), ("81002", 15),
+    ("36415", 60), ("84443", 20), ("93000", 20), ("J1100", 5), ("J0690", 4),
+]  # fmt: skip
+# facility claims: line 1 is the procedure, line 2 may be the hospital visit, later lines are ancillary
 _SURGICAL_PRIMARY = [
-    ("34421", 96), ("37187", 70), ("37188", 15), ("37212", 45), ("37213", 10), ("36010", 25), ("34401", 14),
+    ("34421", 88), ("37187", 70), ("37188", 15), ("37212", 45), ("37213", 10), ("36010", 25), ("34401", 14),
     ("34451", 12), ("34201", 25), ("34203", 10), ("35226", 15), ("37228", 40), ("37238", 35), ("36475", 45),
     ("36478", 30), ("36821", 20), ("36905", 25), ("27447", 60), ("29881", 55), ("47562", 55), ("49505", 45),
-    ("66984", 55), ("43239", 60), ("45378", 70), ("99223", 60), ("99222", 30),
+    ("66984", 55), ("43239", 60), ("45378", 70),
 ]  # fmt: skip
-_FACILITY_OTHER = [
-    ("99232", 120), ("99233", 50), ("99231", 40), ("99223", 35), ("99238", 25), ("93970", 45), ("93971", 30),
-    ("75820", 20), ("75822", 20), ("71046", 40), ("93005", 30), ("76937", 30), ("36010", 15), ("37187", 10),
-    ("37212", 8), ("35226", 6), ("85025", 60), ("80048", 55), ("85610", 45), ("85730", 35), ("85379", 20),
-    ("36415", 40), ("J1644", 25), ("J1100", 10), ("34401", 2), ("34451", 2),
+_FACILITY_ANCILLARY = [
+    ("93970", 45), ("93971", 30), ("75820", 20), ("75822", 20), ("71046", 40), ("93005", 30), ("76937", 30),
+    ("36010", 15), ("37187", 10), ("37212", 8), ("35226", 6), ("85025", 60), ("80048", 55), ("85610", 45),
+    ("85730", 35), ("85379", 20), ("36415", 40), ("J1644", 25), ("J1100", 10), ("34401", 2), ("34451", 2),
 ]  # fmt: skip
+_FACILITY_SECOND = [("99232", 130), ("99233", 50), ("99231", 40), ("99223", 60), ("99222", 25), ("99238", 25),
+                    *_FACILITY_ANCILLARY]  # fmt: skip
 
 _SIDES = ["right", "left", "bilateral", None]  # side index 0..3
 _SIDE_WEIGHTS = [(0, 46), (1, 46), (2, 4), (3, 4)]
@@ -278,7 +301,7 @@ _ARTERIAL_STEMS: list[tuple[tuple[str, str, str, str], int]] = [
     (("I70.221", "I70.222", "I70.223", "I70.229"), 30),
     (("I70.211", "I70.212", "I70.213", "I70.219"), 25),
     (("I74.3", "I74.3", "I74.3", "I74.3"), 25),
-    (("I70.231", "I70.241", "I70.261", "I70.261"), 10),
+    (("I70.261", "I70.262", "I70.263", "I70.269"), 10),
     (("N18.6", "N18.6", "N18.6", "N18.6"), 10),
 ]
 _DX1_BY_FAMILY: dict[str, list[tuple[object, int]]] = {
@@ -291,16 +314,24 @@ _DX1_BY_FAMILY: dict[str, list[tuple[object, int]]] = {
     "cat2": [("E11.9", 30), ("I10", 30), ("I50.22", 10), ("E11.65", 10), ("Z79.4", 5), ("I50.9", 5)],
     "drug": [("I82.412", 10), ("I82.411", 10), ("R11.2", 20), ("I10", 10), ("E11.9", 10)],
     "imaging": [("R07.9", 25), ("R06.02", 20), ("I48.91", 15), ("I26.99", 10), ("R00.0", 10), ("Z01.810", 10)],
-    "surgery": [("K80.20", 20), ("K40.90", 20), ("H25.11", 10), ("K21.9", 15), ("Z12.11", 20), ("L60.0", 10),
-                ("D12.6", 10)],
-    "surgery_side": [("M17.11", 25), ("M17.12", 25), ("S83.241A", 15), ("S83.242A", 15), ("H25.11", 10),
-                     ("H25.12", 10)],
+    "gallbladder": [("K80.20", 50), ("K80.10", 20), ("K81.0", 20), ("K82.8", 10)],
+    "hernia": [("K40.90", 70), ("K40.91", 20), ("K40.20", 10)],
+    "egd": [("K21.9", 40), ("R10.13", 20), ("K29.70", 20), ("D50.9", 20)],
+    "colonoscopy": [("Z12.11", 50), ("D12.6", 20), ("Z86.010", 20), ("K63.5", 10)],
+    "nail": [("B35.1", 60), ("L60.0", 40)],
 }  # fmt: skip
-_DX_OTHER = [
-    ("I10", 30), ("E11.9", 20), ("Z79.01", 18), ("E78.5", 15), ("Z86.718", 10), ("I26.99", 5), ("N17.9", 4),
-    ("D68.51", 3), ("F17.210", 8), ("Z87.891", 8), ("K21.9", 6), ("E66.01", 5), ("I48.91", 6), ("Z95.1", 3),
-    ("N18.30", 4), ("Z68.30", 3), ("I25.10", 6), ("E11.65", 5), ("Z79.4", 4), ("J44.9", 5), ("O22.31", 1),
-    ("R60.0", 4), ("M79.604", 3), ("M79.605", 3), ("Z79.02", 4), ("E87.1", 2), ("D64.9", 4),
+# sided procedures: the primary diagnosis follows the side of the line
+_SIDED_STEMS: dict[str, list[tuple[tuple[str, str, str, str], int]]] = {
+    "knee": [(("M17.11", "M17.12", "M17.0", "M17.10"), 1)],
+    "meniscus": [(("S83.241A", "S83.242A", "S83.241A", "S83.249A"), 1)],
+    "eye": [(("H25.11", "H25.12", "H25.13", "H25.10"), 1)],
+}
+# secondary diagnoses: dx_2..dx_12 walk this list with a random start and a random step, so the codes of a
+# line are distinct (the length must be a prime above 12)
+_DX_SECONDARY = [
+    "I10", "E11.9", "Z79.01", "E78.5", "Z86.718", "I26.99", "N17.9", "D68.51", "F17.210", "Z87.891", "K21.9",
+    "E66.01", "I48.91", "Z95.1", "N18.30", "Z68.30", "I25.10", "E11.65", "Z79.4", "J44.9", "E03.9", "R60.0",
+    "M79.604", "M79.605", "Z79.02", "E87.1", "D64.9", "Z79.899", "G47.33",
 ]  # fmt: skip
 _DX_COUNT = [(1, 35), (2, 25), (3, 16), (4, 10), (5, 5), (6, 3), (7, 2), (8, 1), (9, 1), (10, 1), (11, 1), (12, 1)]
 
@@ -379,11 +410,13 @@ _ARTERY_NOTE = (
     "Arteriotomy closed with a bovine pericardial patch."
 )
 _CALF_NOTE = (
+    "Thrombectomy, {side} calf veins.\n"
     "A {side} medial calf incision exposed the posterior tibial veins; thrombus in the posterior tibial and "
     "peroneal veins was extracted through a venotomy. The popliteal vein was patent on duplex, \"no "
     "intervention needed\" there."
 )
 _GSV_NOTE = (
+    "PROCEDURE: {Side} saphenous thrombectomy and ligation.\n"
     "{Side} groin incision over the saphenofemoral junction. The great saphenous vein was dissected, "
     "thrombus extracted from the proximal GSV, and the vein ligated flush with the common femoral vein, "
     "which was free of thrombus."
@@ -464,7 +497,11 @@ def _render(template: str | None, side: int) -> str | None:
     text = re.sub(r"[ \t]{2,}", " ", text)
     text = re.sub(r"(^|\n) ", r"\1", text)
     text = text.replace("( ", "(").replace(" ,", ",")
-    return text[:1].upper() + text[1:] if text else text
+    if "\n" in text:  # an op note: every line starts with a capital
+        text = re.sub(r"(^|\n)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+    elif template.startswith("{") and text:  # an abstract that starts with the side word
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -473,6 +510,7 @@ def _render(template: str | None, side: int) -> str | None:
 
 _EPOCH = _dt.date(2024, 1, 1)
 _DAYS = (_dt.date(2026, 12, 31) - _EPOCH).days + 1
+_CHUNK = 1 << 18
 _CLAIM_SIZE = [(1, 30), (2, 25), (3, 20), (4, 12), (5, 8), (6, 5)]
 
 
@@ -515,7 +553,7 @@ def generate(lines: int, seed: int = 0, bad_fraction: float = 0.0) -> pl.DataFra
     member = rng.below(c, "member", n_members)
     provider = rng.below(c, "provider", n_providers)
     npi_base = (rng.below(provider, "npi_first", 2) + _lit(1)) * _lit(10**8) + rng.below(provider, "npi_rest", 10**8)
-    claim_offset = _fmix_py(rng._seed ^ 0xC1A1) % 9_000_000_000 + 1_000_000_000
+    claim_offset = _fmix_py(rng.key ^ 0xC1A1) % 9_000_000_000 + 1_000_000_000
     claims = (
         pl.DataFrame({"c": pl.int_range(0, n_claims, dtype=_U64, eager=True)})
         .with_columns(
@@ -552,143 +590,12 @@ def generate(lines: int, seed: int = 0, bad_fraction: float = 0.0) -> pl.DataFra
     df = claims[claim_index.head(lines)].with_columns(
         i=pl.int_range(0, lines, dtype=_U64), line_number=line_no.head(lines)
     )
-    i = pl.col("i")
-
-    code = (
-        pl.when(pl.col("kind") == "office")
-        .then(_pick(rng, i, "code_office", _OFFICE))
-        .when(pl.col("line_number") == 1)
-        .then(_pick(rng, i, "code_primary", _SURGICAL_PRIMARY))
-        .otherwise(_pick(rng, i, "code_other", _FACILITY_OTHER))
-    )
-    code_list = list(_CODES)
-    df = df.with_columns(procedure_code=code).with_columns(
-        family=pl.col("procedure_code").replace_strict({k: v[0] for k, v in _CODES.items()}, default="other"),
-        base_cents=pl.col("procedure_code").replace_strict(
-            {k: v[1] for k, v in _CODES.items()}, default=10_000, return_dtype=_U64
-        ),
-        code_idx=pl.col("procedure_code").replace_strict(
-            {k: n for n, k in enumerate(code_list)}, default=len(code_list), return_dtype=_U64
-        ),
-        side=_pick(rng, i, "side", _SIDE_WEIGHTS, _U64),
-        is34421=pl.col("procedure_code") == "34421",
-    )
-
-    fam = pl.col("family")
-    facility = pl.col("kind") == "facility"
-    is34421 = pl.col("is34421")
-    side = pl.col("side")
-
-    # units: 34421 carries 2 units on ~3 % of lines (an MUE problem), others mostly 1
-    units = (
-        pl.when(is34421)
-        .then(_pick(rng, i, "units_34421", [("1", 97), ("2", 3)]))
-        .when(fam == "cat2")
-        .then(pl.lit("1"))
-        .otherwise(_pick(rng, i, "units", [("1", 940), ("2", 45), ("3", 10), ("4", 5)]))
-    )
-
-    # modifiers
-    side_mod = _gather(["RT", "LT", "50", None], side)
-    sided = fam.is_in(["venous", "arterial", "surgery_side"])
-    mod1 = (
-        pl.when(sided & rng.chance(i, "mod1_sided", 8800))
-        .then(side_mod)
-        .when(sided)
-        .then(_pick(rng, i, "mod1_proc", _MOD1_PROCEDURE_OTHER))
-        .when((fam == "em") & facility)
-        .then(_pick(rng, i, "mod1", _MOD1_BY_FAMILY["em_facility"]))
-        .when(fam == "em")
-        .then(_pick(rng, i, "mod1", _MOD1_BY_FAMILY["em_office"]))
-        .when(fam == "lab")
-        .then(_pick(rng, i, "mod1", _MOD1_BY_FAMILY["lab"]))
-        .when(fam.is_in(["imaging", "venous_imaging", "arterial_imaging"]) & facility)
-        .then(_pick(rng, i, "mod1", _MOD1_BY_FAMILY["imaging_facility"]))
-        .when(fam.is_in(["imaging", "venous_imaging", "arterial_imaging"]))
-        .then(_pick(rng, i, "mod1", _MOD1_BY_FAMILY["imaging_office"]))
-        .when(fam == "cat2")
-        .then(_pick(rng, i, "mod1", _MOD1_BY_FAMILY["cat2"]))
-        .when(fam == "drug")
-        .then(_pick(rng, i, "mod1", _MOD1_BY_FAMILY["drug"]))
-        .otherwise(pl.lit(None, pl.String))
-    )
-    df = df.with_columns(units=units, modifier_1=mod1)
-    m1 = pl.col("modifier_1")
-    has2 = m1.is_not_null() & rng.chance(i, "mod2_on", 600)
-    df = df.with_columns(modifier_2=pl.when(has2).then(_pick(rng, i, "mod2", _MOD2)))
-    has3 = pl.col("modifier_2").is_not_null() & rng.chance(i, "mod3_on", 800)
-    df = df.with_columns(modifier_3=pl.when(has3).then(_pick(rng, i, "mod3", _MOD3)))
-    has4 = pl.col("modifier_3").is_not_null() & rng.chance(i, "mod4_on", 2000)
-    df = df.with_columns(modifier_4=pl.when(has4).then(_pick(rng, i, "mod4", _MOD4)))
-
-    # charges: typical amount x 0.85..1.15 x units, in cents, written with two decimals
-    cents = (
-        pl.col("base_cents") * (_lit(8500) + rng.below(i, "charge", 3001)) // _lit(10_000)
-    ) * pl.col("units").cast(_U64)
-    df = df.with_columns(charge_amount=_cents_to_text(cents))
-
-    # diagnoses
-    dx_error = _pick(rng, i, "dx_error", [("none", 95), ("flip_side", 3), ("unsupportive", 2)])
-    df = df.with_columns(dx_error=pl.when(is34421).then(dx_error).otherwise(pl.lit("none")))
-    dx_side = (
-        pl.when(pl.col("dx_error") == "flip_side")
-        .then(_gather([1, 0, 2, 3], side, _U64))
-        .otherwise(side)
-    )
-
-    def stem_pick(stems: list[tuple[tuple[str, str, str, str], int]], stream: str) -> pl.Expr:
-        flat = [code for codes, _ in stems for code in codes]
-        stem_idx = _pick(rng, i, stream, [(n, w) for n, (_, w) in enumerate(stems)], _U64)
-        return _gather(flat, stem_idx * _lit(4) + dx_side)
-
-    dx1 = (
-        pl.when(pl.col("dx_error") == "unsupportive")
-        .then(pl.lit("E11.9"))
-        .when(fam.is_in(["venous", "venous_imaging"]))
-        .then(stem_pick(_VENOUS_STEMS, "dx_venous"))
-        .when(fam.is_in(["arterial", "arterial_imaging"]))
-        .then(stem_pick(_ARTERIAL_STEMS, "dx_arterial"))
-    )
-    for f, pool in _DX1_BY_FAMILY.items():
-        dx1 = dx1.when(fam == f).then(_pick(rng, i, f"dx1_{f}", pool))
-    dx1 = dx1.otherwise(_pick(rng, i, "dx1_em", _DX1_BY_FAMILY["em"]))
-    n_dx = pl.when(pl.col("dx_error") == "unsupportive").then(_lit(1)).otherwise(_pick(rng, i, "dx_count", _DX_COUNT, _U64))
-    dx_cols = {"dx_1": dx1}
-    for n in range(2, 13):
-        dx_cols[f"dx_{n}"] = pl.when(n_dx >= n).then(_pick(rng, i, f"dx_{n}", _DX_OTHER))
-    df = df.with_columns(**dx_cols).with_columns(
-        pl.when(pl.col("dotted")).then(pl.col(f"dx_{n}")).otherwise(pl.col(f"dx_{n}").str.replace(".", "", literal=True))
-        for n in range(1, 13)
-    )  # fmt: skip
-
-    # documentation
-    entry_idx = _pick(rng, i, "doc_entry", [(n, e[1]) for n, e in enumerate(_DOC_ENTRIES)], _U64) * _lit(4) + side
-    approaches = [_render(e[2], s) for e in _DOC_ENTRIES for s in range(4)]
-    sites = [_render(e[3], s) for e in _DOC_ENTRIES for s in range(4)]
-    notes = [_render(e[4], s) for e in _DOC_ENTRIES for s in range(4)]
-    note_rates = [e[5] for e in _DOC_ENTRIES for _ in range(4)]
-    other_idx = [code_list.index(k) for k in _OTHER_DOC]
-    other_app = [None] * (4 * (len(code_list) + 1))
-    other_site = list(other_app)
-    for k, (a, s_) in _OTHER_DOC.items():
-        for s in range(4):
-            other_app[code_list.index(k) * 4 + s] = _render(a, s)
-            other_site[code_list.index(k) * 4 + s] = _render(s_, s)
-    other_on = pl.col("code_idx").is_in(other_idx) & rng.chance(i, "doc_other", 1200)
-    other_pos = pl.col("code_idx") * _lit(4) + side
-    df = df.with_columns(
-        documented_approach=pl.when(is34421)
-        .then(_gather(approaches, entry_idx))
-        .when(other_on)
-        .then(_gather(other_app, other_pos)),
-        documented_site=pl.when(is34421)
-        .then(_gather(sites, entry_idx))
-        .when(other_on)
-        .then(_gather(other_site, other_pos)),
-        op_note=pl.when(is34421 & (rng.below(i, "note_on", 10_000) < _gather(note_rates, entry_idx, _U64))).then(
-            _gather(notes, entry_idx)
-        ),
-        rendering_npi=pl.when(pl.col("no_npi")).then(pl.lit(None, pl.String)).otherwise(pl.col("npi")),
+    # the line-level columns are computed in slices to bound the memory of temporaries; every value
+    # depends only on the global row index `i`, so the slicing does not change the result
+    keep = [*COLUMNS, "i", "npi_base", "npi_check", "us_date"]
+    df = pl.concat(
+        [_fill_lines(df.slice(off, _CHUNK), rng).select(keep) for off in range(0, lines, _CHUNK)],
+        how="vertical",
     )
 
     # ---- deliberately invalid cells ----------------------------------------------------------------------
@@ -697,6 +604,255 @@ def generate(lines: int, seed: int = 0, bad_fraction: float = 0.0) -> pl.DataFra
         df = _inject_bad(df, rng, n_bad)
 
     return df.select(pl.col(name).cast(pl.String) for name in COLUMNS)
+
+
+def _below(r: str, n: int) -> pl.Expr:
+    return pl.col(r) % _lit(n)
+
+
+class _Table:
+    """A list of strings (None allowed) addressed by integer index; choices are made on indexes and the
+    strings gathered once at the end, which is much cheaper than choosing among strings branch by branch."""
+
+    def __init__(self, values: list[str | None], *, unique: bool = True) -> None:
+        self.values = list(dict.fromkeys(values)) if unique else list(values)
+        self.index: dict[str | None, int] = {}
+        for n, v in enumerate(self.values):
+            self.index.setdefault(v, n)
+        self.series = pl.Series(self.values, dtype=pl.String)
+
+    def choose(self, r: str, weighted: list[tuple[str | None, int]]) -> pl.Expr:
+        """Index of a weighted choice driven by the random column ``r``."""
+        pool = [self.index[v] for v in _expand(weighted)]
+        return pl.lit(pl.Series(pool, dtype=_U64)).gather(pl.col(r) % _lit(len(pool)))
+
+    def ids(self, values: list[str | None]) -> pl.Expr:
+        return pl.lit(pl.Series([self.index[v] for v in values], dtype=_U64))
+
+    def text(self, idx: pl.Expr) -> pl.Expr:
+        return pl.lit(self.series).gather(idx)
+
+
+def _choose(r: str, weighted: list[tuple[object, int]], dtype=pl.String) -> pl.Expr:
+    """A weighted choice of a value driven by the random column ``r`` (None values become null)."""
+    pool = _expand(weighted)
+    return pl.lit(pl.Series(pool, dtype=dtype)).gather(pl.col(r) % _lit(len(pool)))
+
+
+# one random column per decision; branches of one decision are exclusive and share its column
+_LINE_STREAMS = [
+    "code", "side", "units", "mod1", "mod1_sided", "mod2_on", "mod2", "mod3_on", "mod3", "mod4_on", "mod4",
+    "charge", "dx_error", "dx1", "dx_count", "dx_start", "dx_step", "doc_entry", "doc_note", "doc_other",
+]  # fmt: skip
+
+
+@functools.cache
+def _tables() -> dict[str, object]:
+    codes = _Table(list(_CODES))
+    families = sorted({f for f, _ in _CODES.values()})
+    fam_of_code = pl.Series([families.index(_CODES[c][0]) for c in codes.values], dtype=_U64)
+    cents_of_code = pl.Series([_CODES[c][1] for c in codes.values], dtype=_U64)
+    mods = _Table(
+        [None, "RT", "LT", "50"]
+        + [m for pool in _MOD1_BY_FAMILY.values() for m, _ in pool]
+        + [m for m, _ in _MOD1_PROCEDURE_OTHER]
+    )
+    stems = [*_VENOUS_STEMS, *_ARTERIAL_STEMS, *(x for v in _SIDED_STEMS.values() for x in v)]
+    dotted = list(
+        dict.fromkeys(
+            ["E11.9"]
+            + [code for codes_, _ in stems for code in codes_]
+            + [code for pool in _DX1_BY_FAMILY.values() for code, _ in pool]
+            + _DX_SECONDARY
+        )
+    )
+    # every dx twice: with the dot (index k) and without (index k + n)
+    dx = _Table(dotted + [c.replace(".", "") for c in dotted], unique=False)
+    assert len(dx.values) == 2 * len(dotted)
+    secondary_pos = pl.Series(
+        [_DX_SECONDARY.index(c) if c in _DX_SECONDARY else len(_DX_SECONDARY) for c in dotted], dtype=_U64
+    )
+    return {
+        "codes": codes, "families": families, "fam_of_code": fam_of_code, "cents_of_code": cents_of_code,
+        "mods": mods, "dx": dx, "n_dx_dotted": len(dotted), "secondary_pos": secondary_pos,
+        "secondary_ids": pl.Series([dotted.index(c) for c in _DX_SECONDARY], dtype=_U64),
+    }  # fmt: skip
+
+
+def _fill_lines(df: pl.DataFrame, rng: _Rng) -> pl.DataFrame:
+    """Procedure codes, units, modifiers, charges, diagnoses and documentation for a slice of lines."""
+    t = _tables()
+    codes: _Table = t["codes"]
+    mods: _Table = t["mods"]
+    dx: _Table = t["dx"]
+    families: list[str] = t["families"]
+    i = pl.col("i")
+    df = df.with_columns(rng.u32(i, name).alias(f"r_{name}") for name in _LINE_STREAMS)
+
+    # procedure code (as an index into codes), its family and typical charge
+    office = pl.col("kind") == "office"
+    first, second = pl.col("line_number") == 1, pl.col("line_number") == 2
+    code = (
+        pl.when(office & first)
+        .then(codes.choose("r_code", _OFFICE_FIRST))
+        .when(office)
+        .then(codes.choose("r_code", _OFFICE_OTHER))
+        .when(first)
+        .then(codes.choose("r_code", _SURGICAL_PRIMARY))
+        .when(second)
+        .then(codes.choose("r_code", _FACILITY_SECOND))
+        .otherwise(codes.choose("r_code", _FACILITY_ANCILLARY))
+    )
+    df = df.with_columns(code=code).with_columns(
+        procedure_code=codes.text(pl.col("code")),
+        fam=pl.lit(t["fam_of_code"]).gather(pl.col("code")),
+        base_cents=pl.lit(t["cents_of_code"]).gather(pl.col("code")),
+        side=_choose("r_side", _SIDE_WEIGHTS, _U64),
+        is34421=pl.col("code") == codes.index["34421"],
+    )
+
+    def fam_in(*names: str) -> pl.Expr:
+        return pl.col("fam").is_in([families.index(n) for n in names])
+
+    facility = pl.col("kind") == "facility"
+    is34421 = pl.col("is34421")
+    side = pl.col("side")
+
+    # units: 34421 carries 2 units on ~3 % of lines (an MUE problem); labs and drugs sometimes > 1
+    units = (
+        pl.when(is34421)
+        .then(_choose("r_units", [("1", 97), ("2", 3)]))
+        .when(fam_in("lab", "drug"))
+        .then(_choose("r_units", [("1", 85), ("2", 10), ("3", 3), ("4", 2)]))
+        .otherwise(pl.lit("1"))
+    )
+
+    # modifiers
+    sided = fam_in("venous", "arterial", *_SIDED_STEMS)
+    imaging = fam_in("imaging", "venous_imaging", "arterial_imaging")
+    by_family = _MOD1_BY_FAMILY
+    mod1 = (
+        pl.when(sided & (_below("r_mod1_sided", 10_000) < 8800))
+        .then(mods.ids(["RT", "LT", "50", None]).gather(side))
+        .when(sided)
+        .then(mods.choose("r_mod1", _MOD1_PROCEDURE_OTHER))
+        .when(fam_in("em") & facility)
+        .then(mods.choose("r_mod1", by_family["em_facility"]))
+        .when(fam_in("em"))
+        .then(mods.choose("r_mod1", by_family["em_office"]))
+        .when(fam_in("lab"))
+        .then(mods.choose("r_mod1", by_family["lab"]))
+        .when(imaging & facility)
+        .then(mods.choose("r_mod1", by_family["imaging_facility"]))
+        .when(imaging)
+        .then(mods.choose("r_mod1", by_family["imaging_office"]))
+        .when(fam_in("cat2"))
+        .then(mods.choose("r_mod1", by_family["cat2"]))
+        .when(fam_in("drug"))
+        .then(mods.choose("r_mod1", by_family["drug"]))
+        .otherwise(_lit(mods.index[None]))
+    )
+    df = df.with_columns(units=units, modifier_1=mods.text(mod1))
+    has2 = pl.col("modifier_1").is_not_null() & (_below("r_mod2_on", 10_000) < 600)
+    df = df.with_columns(modifier_2=pl.when(has2).then(_choose("r_mod2", _MOD2)))
+    has3 = pl.col("modifier_2").is_not_null() & (_below("r_mod3_on", 10_000) < 800)
+    df = df.with_columns(modifier_3=pl.when(has3).then(_choose("r_mod3", _MOD3)))
+    has4 = pl.col("modifier_3").is_not_null() & (_below("r_mod4_on", 10_000) < 2000)
+    df = df.with_columns(modifier_4=pl.when(has4).then(_choose("r_mod4", _MOD4)))
+
+    # charges: typical amount x 0.85..1.15 x units, in cents, written with two decimals
+    per_unit = pl.col("base_cents") * (_lit(8500) + _below("r_charge", 3001)) // _lit(10_000)
+    cents = per_unit * pl.col("units").cast(_U64)
+    df = df.with_columns(charge_amount=_cents_to_text(cents))
+
+    # diagnoses (as indexes into dx): the primary follows the family and the side; 34421 lines sometimes
+    # carry the wrong side or only an unsupportive diagnosis
+    n_dotted: int = t["n_dx_dotted"]
+    dx_error = _choose("r_dx_error", [("none", 95), ("flip_side", 3), ("unsupportive", 2)])
+    df = df.with_columns(dx_error=pl.when(is34421).then(dx_error).otherwise(pl.lit("none")))
+    dx_side = (
+        pl.when(pl.col("dx_error") == "flip_side")
+        .then(pl.lit(pl.Series([1, 0, 2, 3], dtype=_U64)).gather(side))
+        .otherwise(side)
+    )
+
+    def stem_pick(stems: list[tuple[tuple[str, str, str, str], int]]) -> pl.Expr:
+        flat = [dx.index[code] for codes_, _ in stems for code in codes_]
+        stem_idx = _choose("r_dx1", [(n, w) for n, (_, w) in enumerate(stems)], _U64)
+        return pl.lit(pl.Series(flat, dtype=_U64)).gather(stem_idx * _lit(4) + dx_side)
+
+    dx1 = (
+        pl.when(pl.col("dx_error") == "unsupportive")
+        .then(_lit(dx.index["E11.9"]))
+        .when(fam_in("venous", "venous_imaging"))
+        .then(stem_pick(_VENOUS_STEMS))
+        .when(fam_in("arterial", "arterial_imaging"))
+        .then(stem_pick(_ARTERIAL_STEMS))
+    )
+    for f, stems in _SIDED_STEMS.items():
+        dx1 = dx1.when(fam_in(f)).then(stem_pick(stems))
+    for f, pool in _DX1_BY_FAMILY.items():
+        dx1 = dx1.when(fam_in(f)).then(dx.choose("r_dx1", pool))
+    dx1 = dx1.otherwise(dx.choose("r_dx1", _DX1_BY_FAMILY["em"]))
+    n_dx = (
+        pl.when(pl.col("dx_error") == "unsupportive")
+        .then(_lit(1))
+        .otherwise(_choose("r_dx_count", _DX_COUNT, _U64))
+    )
+    undotted = pl.when(pl.col("dotted")).then(_lit(0)).otherwise(_lit(n_dotted))
+    df = df.with_columns(dx1=dx1, n_dx=n_dx, undotted=undotted)
+    # secondary codes walk _DX_SECONDARY (prime length) from a random start with a random step, so they
+    # are distinct; the one equal to the primary is swapped for the 12th step, never used otherwise
+    p = len(_DX_SECONDARY)
+    df = df.with_columns(
+        start=_below("r_dx_start", p),
+        step=_below("r_dx_step", p - 1) + _lit(1),
+        primary_pos=pl.lit(t["secondary_pos"]).gather(pl.col("dx1")),
+    ).with_columns(spare=(pl.col("start") + _lit(11) * pl.col("step")) % _lit(p))
+    secondary_ids = pl.lit(t["secondary_ids"])
+    dx_cols = {"dx_1": dx.text(pl.col("dx1") + pl.col("undotted"))}
+    for n in range(2, 13):
+        pos = (pl.col("start") + _lit(n - 2) * pl.col("step")) % _lit(p)
+        pos = pl.when(pos == pl.col("primary_pos")).then(pl.col("spare")).otherwise(pos)
+        idx = pl.when(pl.col("n_dx") >= n).then(secondary_ids.gather(pos) + pl.col("undotted"))
+        dx_cols[f"dx_{n}"] = dx.text(idx)
+    df = df.with_columns(**dx_cols)
+
+    # documentation: 34421 lines always get an entry (whose texts may be null), a few other vascular
+    # lines get the abstract text of their code
+    approaches, sites, notes, note_rates, other_idx, other_app, other_site = _doc_pools()
+    n_entries = len(approaches)
+    entry_idx = _choose("r_doc_entry", [(n, e[1]) for n, e in enumerate(_DOC_ENTRIES)], _U64) * _lit(4) + side
+    other_on = pl.col("code").is_in(other_idx) & (_below("r_doc_other", 10_000) < 1200)
+    other_pos = _lit(n_entries) + pl.col("code") * _lit(4) + side
+    abstract_idx = pl.when(is34421).then(entry_idx).when(other_on).then(other_pos)
+    note_rate = pl.lit(pl.Series(note_rates, dtype=_U64)).gather(entry_idx)
+    note_on = is34421 & (_below("r_doc_note", 10_000) < note_rate)
+    df = df.with_columns(
+        documented_approach=_gather(approaches + other_app, abstract_idx),
+        documented_site=_gather(sites + other_site, abstract_idx),
+        op_note=_gather(notes, pl.when(note_on).then(entry_idx)),
+        rendering_npi=pl.when(pl.col("no_npi")).then(pl.lit(None, pl.String)).otherwise(pl.col("npi")),
+    )
+    return df
+
+
+@functools.cache
+def _doc_pools() -> tuple[list, list, list, list, list, list, list]:
+    """Documentation texts rendered for every (entry, side), and the texts for other vascular codes."""
+    approaches = [_render(e[2], s) for e in _DOC_ENTRIES for s in range(4)]
+    sites = [_render(e[3], s) for e in _DOC_ENTRIES for s in range(4)]
+    notes = [_render(e[4], s) for e in _DOC_ENTRIES for s in range(4)]
+    note_rates = [e[5] for e in _DOC_ENTRIES for _ in range(4)]
+    code_list = list(_CODES)
+    other_idx = [code_list.index(k) for k in _OTHER_DOC]
+    other_app: list[str | None] = [None] * (4 * (len(code_list) + 1))
+    other_site = list(other_app)
+    for k, (a, site) in _OTHER_DOC.items():
+        for s in range(4):
+            other_app[code_list.index(k) * 4 + s] = _render(a, s)
+            other_site[code_list.index(k) * 4 + s] = _render(site, s)
+    return approaches, sites, notes, note_rates, other_idx, other_app, other_site
 
 
 def _inject_bad(df: pl.DataFrame, rng: _Rng, n_bad: int) -> pl.DataFrame:
@@ -721,7 +877,9 @@ def _inject_bad(df: pl.DataFrame, rng: _Rng, n_bad: int) -> pl.DataFrame:
         .when(bad == "units_not_integer")
         .then(_pick(rng, i, "bad_units", [("x", 2), ("1.5", 1), ("-1", 1)]))
         .otherwise(pl.col("units")),
-        procedure_code=pl.when(bad == "empty_procedure_code").then(pl.lit(None, pl.String)).otherwise(pl.col("procedure_code")),
+        procedure_code=pl.when(bad == "empty_procedure_code")
+        .then(pl.lit(None, pl.String))
+        .otherwise(pl.col("procedure_code")),
         rendering_npi=pl.when(bad == "bad_npi_check_digit")
         .then(pl.concat_str([pl.col("npi_base").cast(pl.String), wrong_check.cast(pl.String)]))
         .otherwise(pl.col("rendering_npi")),
@@ -758,7 +916,9 @@ def write(df: pl.DataFrame, path: str | Path) -> None:
     if suffix not in {".csv", ".tsv", ".txt", ".parquet", ".xlsx"}:
         raise ValueError(f"unsupported output format {p.suffix or '(none)'!r}: use .csv, .tsv, .txt, .parquet or .xlsx")
     if suffix == ".xlsx" and df.height > XLSX_MAX_ROWS:
-        raise ValueError(f"an .xlsx sheet holds at most {XLSX_MAX_ROWS:,} data rows; got {df.height:,} (use .csv or .parquet)")
+        raise ValueError(
+            f"an .xlsx sheet holds at most {XLSX_MAX_ROWS:,} data rows; got {df.height:,} (use .csv or .parquet)"
+        )
     p.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         df.write_csv(p, separator=",", line_terminator="\n", quote_style="necessary")
@@ -775,21 +935,25 @@ def _write_xlsx(df: pl.DataFrame, path: Path) -> None:
     from openpyxl.cell import WriteOnlyCell
 
     text = df.select(pl.all().cast(pl.String))
-    problems = text.select(
-        pl.col(c).str.contains(_XLSX_ILLEGAL).any().alias(f"{c}\tcontrol characters") for c in text.columns
-    ).hstack(
-        text.select((pl.col(c).str.len_chars().max() > _XLSX_MAX_CELL).alias(f"{c}\tlonger than 32,767 characters") for c in text.columns)
-    )  # fmt: skip
-    bad = [name.replace("\t", ": ") for name, v in problems.row(0, named=True).items() if v]
+    checks = [pl.col(c).str.contains(_XLSX_ILLEGAL).any().alias(f"{c}: control characters") for c in text.columns]
+    checks += [
+        (pl.col(c).str.len_chars().max() > _XLSX_MAX_CELL).alias(f"{c}: longer than 32,767 characters")
+        for c in text.columns
+    ]
+    bad = [name for name, v in text.select(checks).row(0, named=True).items() if v] if checks else []
     if bad:
         raise ValueError("cannot write to .xlsx: " + "; ".join(bad))
-    formula_like = text.select(pl.any_horizontal(pl.col(c).str.starts_with("=") for c in text.columns)).to_series()
+    if text.width:
+        formula_like = text.select(pl.any_horizontal(pl.col(c).str.starts_with("=") for c in text.columns))
+        risky_rows = formula_like.to_series().fill_null(False).to_list()
+    else:
+        risky_rows = [False] * text.height
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("claims")
     ws.freeze_panes = "A2"
     ws.append(list(text.columns))
-    for row, risky in zip(text.iter_rows(), formula_like, strict=True):
+    for row, risky in zip(text.iter_rows(), risky_rows, strict=True):
         if risky:  # a value starting with '=' would be taken as a formula: force a string cell
             cells = []
             for v in row:
