@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,8 +56,12 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            files = sorted((f for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED),
-                           key=lambda f: f.name)
+            try:
+                files = sorted((f for f in p.iterdir() if _wanted(f)), key=lambda f: f.name)
+            except OSError as exc:
+                found.append(InputFile(p, str(raw), problem=f"folder cannot be listed: "
+                                       f"{exc.strerror or type(exc).__name__}"))
+                continue
             found.extend(InputFile(f, str(p / f.name)) for f in files)
             if not files:
                 found.append(InputFile(p, str(raw), problem="folder contains no supported files "
@@ -66,12 +71,19 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
                 f"unsupported file type '{p.suffix or '(none)'}' (supported: .csv, .tsv, .txt, .psv, "
                 ".parquet, .xlsx)")
             found.append(InputFile(p, str(raw), problem=problem))
+        elif p.is_symlink():
+            found.append(InputFile(p, str(raw), problem="broken symbolic link: its target does not exist"))
         else:
             found.append(InputFile(p, str(raw), problem="path does not exist"))
     if not any(f.problem is None for f in found):
         reasons = "; ".join(f"{f.display}: {f.problem}" for f in found) or "no paths given"
         raise NoInputError(f"no input could be found ({reasons})")
     return found
+
+
+def _wanted(f: Path) -> bool:
+    """A supported file inside a folder; hidden files and Office lock files (~$name.xlsx) are skipped."""
+    return not f.name.startswith((".", "~$")) and f.suffix.lower() in SUPPORTED and f.is_file()
 
 
 def sha256(path: Path) -> str:
@@ -98,10 +110,21 @@ def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) 
         raise FileRejected("path is a folder, not a file") from None
     except OSError as exc:
         raise FileRejected(f"file cannot be read: {exc.strerror or type(exc).__name__}") from None
+    except FileRejected:
+        raise
+    except Exception as exc:  # a reader bug must not stop the night's run: this file alone is rejected
+        raise FileRejected(f"file could not be parsed (unexpected {type(exc).__name__}; please report "
+                           "this with the file's structure, not its content)") from None
     return _to_canonical(table, layout, mapping or {})
 
 
 # --- delimited text ----------------------------------------------------------------------------------
+#
+# Ordinary files take the fast path: one polars parse of the whole file plus one vectorised pass over its
+# physical lines that counts every record's fields (polars pads short rows and drops extra fields, so the
+# count is what tells a broken row from a row with empty trailing cells). Files polars refuses (stray or
+# unterminated quotes) or whose records the two passes do not map one to one are split exactly by
+# Python's csv module instead: slower, but never wrong and never fatal to the run.
 
 
 @dataclass
@@ -114,26 +137,72 @@ class _Parsed:
     blank_lines: int
 
 
-def _detect_encoding(head: bytes) -> str:
+BINARY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff",
+                b"\x1f\x8b", b"PAR1", b"\xd0\xcf\x11\xe0", b"7z\xbc\xaf", b"BZh91AY&SY", b"\x7fELF",
+                b"SQLite format 3\x00", b"\xfd7zXZ\x00")
+# C0 control bytes other than tab, LF, VT, FF, CR: a few may sit in a text cell, many mean binary content
+_CONTROL_BYTES = bytes(b for b in range(0x20) if b not in (0x09, 0x0A, 0x0B, 0x0C, 0x0D))
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_NOT_TEXT = "file is not text (binary content): not a delimited extract"
+
+
+def _reject_binary(head: bytes) -> None:
+    """Binary files (a workbook saved as .csv, an archive, an image...) are rejected, not parsed."""
+    if head.startswith(BINARY_MAGIC):
+        raise FileRejected(_NOT_TEXT)
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if controls > max(32, len(head) // 20):  # more than 5% control bytes: a few in cells are fine
+        raise FileRejected(_NOT_TEXT)
+    high = len(head) - len(head.translate(None, _HIGH_BYTES))
+    if high > len(head) * 3 // 10 and not _valid_utf8(head):  # no legacy text is 30% accented letters
+        raise FileRejected(_NOT_TEXT)
+
+
+def _valid_utf8(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > len(head) - 4 and _valid_utf8(head[: exc.start])
+    return True
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 text without a byte-order mark: every other byte is zero (for the ASCII part)."""
+    sample = head[: 4096 - 4096 % 2]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _text_source(path: Path, head: bytes) -> tuple[str, Path | bytes]:
+    """The file as UTF-8 (a path when it may be read as it is), and the encoding it was found in.
+
+    "utf-8" here is provisional: invalid UTF-8 found later switches to the legacy decoding.
+    """
     if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head:
-        raise FileRejected("file is not text (binary content): not a delimited extract")
-    return "utf-8"
-
-
-def _detect_delimiter(first_line: str, suffix: str) -> str:
-    if suffix == ".csv":
-        return ","
-    if suffix == ".tsv":
-        return "\t"
-    counts = {d: first_line.count(d) for d in ("\t", "|", ",")}
-    best = max(counts, key=lambda d: counts[d])
-    if counts[best] == 0:
-        return "\t" if suffix != ".psv" else "|"
-    return best
+        encoding, source = "utf-8-sig", path.read_bytes()[len(codecs.BOM_UTF8):]
+    elif head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
+        encoding, source = "utf-32", _transcode(path.read_bytes(), "utf-32")
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, source = "utf-16", _transcode(path.read_bytes(), "utf-16")
+    elif enc := _utf16_without_bom(head):
+        encoding, source = enc, _transcode(path.read_bytes(), enc)
+    else:
+        _reject_binary(head)
+        encoding, source = "utf-8", path
+    if isinstance(source, bytes):
+        _reject_binary(source[:HEAD_BYTES])
+    # classic Mac files end lines with CR alone: polars only splits on LF
+    sample = source[:HEAD_BYTES] if isinstance(source, bytes) else head
+    if b"\r" in sample and b"\n" not in sample:
+        data = source if isinstance(source, bytes) else path.read_bytes()
+        source = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return encoding, source
 
 
 def _read_delimited(path: Path, suffix: str) -> _Parsed:
@@ -142,23 +211,15 @@ def _read_delimited(path: Path, suffix: str) -> _Parsed:
         raise FileRejected("file is empty (0 bytes)")
     with path.open("rb") as fh:
         head = fh.read(HEAD_BYTES)
-    encoding = _detect_encoding(head)
-    source: Path | bytes = path
-    if encoding == "utf-16":
-        source = _transcode(path.read_bytes(), "utf-16")
-    elif encoding == "utf-8-sig":
-        source = path.read_bytes()[len(codecs.BOM_UTF8):]
-    if isinstance(source, bytes) and b"\x00" in source[:HEAD_BYTES]:
-        raise FileRejected("file is not text (binary content): not a delimited extract")
-    head_text = _head_text(source if isinstance(source, bytes) else head)
+    encoding, source = _text_source(path, head)
+    head_text = _head_text(source[:HEAD_BYTES] if isinstance(source, bytes) else head)
     if not head_text.strip():
         raise FileRejected("file has no header row (only blank content)")
-    first_line = head_text.splitlines()[0] if head_text else ""
+    first_line = next((ln for ln in head_text.splitlines() if ln.strip()), "")
     delimiter = _detect_delimiter(first_line, suffix)
-    try:
-        header = next(csv.reader(io.StringIO(head_text), delimiter=delimiter))
-    except (csv.Error, StopIteration):
-        raise FileRejected("header row cannot be parsed") from None
+    header = next(csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter, strict=False), [])
+    if not any(h.strip() for h in header):
+        raise FileRejected("first line is blank: the header row must be the first line")
     try:
         return _parse_body(source, header, delimiter, encoding)
     except _NotUtf8:
@@ -175,13 +236,30 @@ def _transcode(data: bytes, encoding: str) -> bytes:
     try:
         return data.decode(encoding).encode("utf-8")
     except UnicodeDecodeError:
-        raise FileRejected(f"file declares {encoding} (byte-order mark) but cannot be decoded") from None
+        raise FileRejected(f"file looks like {encoding} text but cannot be decoded as such") from None
+
+
+# a valid UTF-8 multi-byte sequence: its presence in a file that is not valid UTF-8 means mixed encodings
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: bytes that are not UTF-8 are read as Windows-1252 (Latin-1 if undefined)."""
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start:exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="strict") if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D)
+                   else chr(b) for b in bad), exc.end
+
+
+codecs.register_error("claims_audit_cp1252", _cp1252_bytes)
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 30))  # operative notes may be long
 
 
 def _decode_legacy(data: bytes) -> tuple[str, str]:
-    """Windows-1252 is what spreadsheets on Windows write; Latin-1 decodes any byte sequence."""
-    if b"\x00" in data:
-        raise FileRejected("file is not text (binary content): not a delimited extract")
+    """Text that is not valid UTF-8: Windows-1252 (what spreadsheets on Windows write), else Latin-1
+    (decodes any byte); a file mixing UTF-8 with single Windows-1252 bytes keeps both readable."""
+    if _UTF8_MULTIBYTE.search(data):
+        return data.decode("utf-8", errors="claims_audit_cp1252"), "utf-8+windows-1252"
     try:
         return data.decode("cp1252"), "windows-1252"
     except UnicodeDecodeError:
@@ -193,9 +271,24 @@ def _head_text(head: bytes) -> str:
         return head.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.start > len(head) - 4:  # a multi-byte character cut by the 64 KiB head
-            return head[: exc.start].decode("utf-8")
+            try:
+                return head[: exc.start].decode("utf-8")
+            except UnicodeDecodeError:
+                pass
         text, _ = _decode_legacy(head)
         return text
+
+
+def _detect_delimiter(first_line: str, suffix: str) -> str:
+    if suffix == ".csv":
+        return ","
+    if suffix == ".tsv":
+        return "\t"
+    counts = {d: first_line.count(d) for d in ("\t", "|", ",")}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        return "\t" if suffix != ".psv" else "|"
+    return best
 
 
 def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encoding: str) -> _Parsed:
@@ -207,75 +300,167 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
         body = pl.read_csv(src, has_header=False, separator=delimiter, quote_char='"',
                            schema={n: pl.String for n in names}, missing_columns="insert",
                            truncate_ragged_lines=True, infer_schema=False, raise_if_empty=False)
-    except pl.exceptions.ComputeError as exc:
+    except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             raise _NotUtf8() from None
-        raise FileRejected("file cannot be parsed as delimited text") from None
+        return _parse_with_csv_module(source, header, delimiter, encoding)  # irregular quoting
     counts = _field_counts(source, delimiter)
-    if counts is None or counts.height != body.height:
+    if (counts is None or counts.height != body.height or counts.height == 0
+            or counts.item(0, "fields") != len(header) or not _aligned(body, counts, delimiter)):
         return _parse_with_csv_module(source, header, delimiter, encoding)
-    return _assemble(body, counts, header, delimiter, encoding)
+    return _assemble(body, counts.drop("first"), header, delimiter, encoding)
+
+
+_LINE_SEPARATORS = ("\x1f", "\x1e", "\x1d", "\x1c", "\x01", "\x02", "\x03")
+
+
+def _unused_byte(source: Path | bytes) -> str | None:
+    """A control byte that occurs nowhere in the file (to read whole lines as one column)."""
+    candidates = [c.encode() for c in _LINE_SEPARATORS]
+    if isinstance(source, bytes):
+        candidates = [c for c in candidates if c not in source]
+    else:
+        with source.open("rb") as fh:
+            while candidates and (chunk := fh.read(1 << 24)):
+                candidates = [c for c in candidates if c not in chunk]
+    return candidates[0].decode() if candidates else None
+
+
+def _physical_lines(source: Path | bytes) -> pl.DataFrame | None:
+    """The file's physical lines as one text column, split on LF only (CR stays at the line end)."""
+    sep = _unused_byte(source)
+    if sep is None:
+        return None
+    src = source if isinstance(source, Path) else io.BytesIO(source)
+    try:
+        lines = pl.read_csv(src, has_header=False, separator=sep, quote_char=None,
+                            schema={"l": pl.String}, truncate_ragged_lines=True, infer_schema=False,
+                            raise_if_empty=False, empty_string_is_null=False)
+    except pl.exceptions.PolarsError:
+        return None
+    return lines.select(pl.col("l").fill_null(""))
 
 
 def _field_counts(source: Path | bytes, delimiter: str) -> pl.DataFrame | None:
-    """Per record: number of fields, whether it is blank, whether its quotes are unterminated.
+    """Per record: number of fields, whether it is blank, whether its quotes are unterminated, and the
+    raw text of its first field when that is unquoted (to check the record mapping).
 
     Physical lines are read as one text column; a running count of quote characters tells which lines
     continue a quoted field of the line before. Separators inside quoted segments are not counted.
-    Returns None when the file's quoting is too irregular for this pass (the caller falls back).
+    Returns None when the file's lines cannot be read this way (the caller falls back).
     """
-    src = source if isinstance(source, Path) else io.BytesIO(source)
-    try:
-        lines = pl.read_csv(src, has_header=False, separator="\x1f", quote_char=None,
-                            schema={"l": pl.String}, truncate_ragged_lines=True, infer_schema=False,
-                            raise_if_empty=False, empty_string_is_null=False)
-    except pl.exceptions.ComputeError:
+    lines = _physical_lines(source)
+    if lines is None:
         return None
     if lines.height == 0:
-        return lines.select(pl.lit(0).alias("fields"))
+        return pl.DataFrame(schema={"fields": pl.Int64, "blank": pl.Boolean, "unterminated": pl.Boolean,
+                                    "first": pl.String})
     q = pl.col("l").str.count_matches('"', literal=True)
-    lines = lines.with_columns(q.alias("q")).with_columns(
-        (pl.col("q").cum_sum() - pl.col("q")).mod(2).alias("open_before"))
-    lines = lines.with_columns((pl.col("open_before") == 0).cum_sum().alias("rec"))
-    simple = lines.group_by("rec", maintain_order=True).agg(
-        pl.col("l").str.join("\n").alias("text"), pl.len().alias("n_lines"), pl.col("q").sum().alias("q"))
-    sep = delimiter
-    text = pl.col("text")
-    stripped = pl.when(pl.col("q") > 0).then(
-        text.str.replace_all(r'"(?:[^"]|"")*"', "")).otherwise(text)
-    out = simple.select(
-        (stripped.str.count_matches(sep, literal=True) + 1).alias("fields"),
+    lines = lines.with_columns(q.cast(pl.Int64).alias("q"))
+    if lines.select((pl.col("q") % 2 == 1).any()).item():
+        # some quoted fields span lines: group physical lines into records (only the lines concerned)
+        lines = lines.with_columns((pl.col("q").cum_sum() - pl.col("q")).mod(2).alias("open_before"))
+        lines = lines.with_columns((pl.col("open_before") == 0).cum_sum().alias("rec"))
+        multi = lines.filter(pl.col("open_before") == 1).get_column("rec").unique()
+        in_multi = pl.col("rec").is_in(multi.implode())
+        joined = lines.filter(in_multi).group_by("rec", maintain_order=True).agg(
+            pl.col("l").str.join("\n"), pl.col("q").sum())
+        records = pl.concat([lines.filter(~in_multi).select("rec", "l", "q"), joined]).sort("rec")
+    else:
+        records = lines
+    text = pl.col("l")
+    out = records.select(
+        (text.str.count_matches(delimiter, literal=True) + 1).cast(pl.Int64).alias("fields"),
         (text.str.strip_chars("\r") == "").alias("blank"),
         (pl.col("q") % 2 == 1).alias("unterminated"),
+        # the first field as the line pass sees it, where it is unquoted and followed by a separator
+        pl.when(text.str.starts_with('"')).then(None)
+        .otherwise(text.str.split_exact(delimiter, 1).struct.field("field_0")).alias("first"),
     )
-    # "\x1f" inside the data would have cut a line short: let the careful parser handle that file
-    if lines.select(pl.col("l").str.contains("\x1f", literal=True).any()).item():
-        return None
+    out = out.with_columns(pl.when((pl.col("fields") < 2) | pl.col("unterminated")).then(None)
+                           .otherwise(pl.col("first")).alias("first"))
+    quoted = records.select((pl.col("q") > 0).arg_true()).to_series()
+    if quoted.len():  # separators inside quoted segments do not split fields
+        inner = records[quoted].select(
+            text.str.replace_all(r'"(?:[^"]|"")*"', "").str.count_matches(delimiter, literal=True) + 1)
+        out = out.with_columns(out.get_column("fields").scatter(quoted, inner.to_series().cast(pl.Int64)))
     return out
+
+
+def _aligned(body: pl.DataFrame, counts: pl.DataFrame, delimiter: str) -> bool:
+    """Polars' records and the line pass's records are the same ones: every unquoted first field that
+    the line pass sees is the first field polars parsed (a cheap guard against stray-quote surprises)."""
+    c0 = body.get_column("__c0").fill_null("")
+    first = counts.get_column("first")
+    blank = counts.get_column("blank")
+    check = pl.DataFrame({"a": c0, "b": first, "blank": blank})
+    bad = check.filter(pl.col("b").is_not_null() & ~pl.col("blank") & (pl.col("a") != pl.col("b"))).height
+    return bad == 0
 
 
 def _parse_with_csv_module(source: Path | bytes, header: list[str], delimiter: str,
                            encoding: str) -> _Parsed:
-    """Exact record splitting with Python's csv module, for files the fast pass cannot map."""
+    """Exact record splitting with Python's csv module, for files the fast pass cannot map.
+
+    Builds the table in chunks so that memory stays bounded on large files.
+    """
     data = source.read_bytes() if isinstance(source, Path) else source
-    text = data.decode("utf-8", errors="replace")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text, encoding = _decode_legacy(data)
+    del data
+    width = len(header) + 1
+    names = [f"__c{i}" for i in range(width)]
+    current: list[list[str]] = [[]]  # physical lines of the record being read
+
+    def physical_lines():
+        for ln in io.StringIO(text, newline=""):
+            current[0].append(ln)
+            yield ln
+
+    reader = csv.reader(physical_lines(), delimiter=delimiter, strict=False)
+    chunks: list[pl.DataFrame] = []
     rows: list[list[str]] = []
-    counts: list[int] = []
-    blank: list[bool] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+    fields: list[int] = []
+    last: list[str] = []
+
+    def flush() -> None:
+        padded = [r[:width] if len(r) >= width else r + [""] * (width - len(r)) for r in rows]
+        cols = list(zip(*padded)) if padded else [() for _ in range(width)]
+        chunk = pl.DataFrame({n: pl.Series(n, cols[i], dtype=pl.String) for i, n in enumerate(names)})
+        chunks.append(chunk.with_columns(pl.Series("fields", fields, dtype=pl.Int64)))
+        rows.clear()
+        fields.clear()
+
     try:
         for rec in reader:
-            blank.append(len(rec) == 0)
-            counts.append(len(rec) if rec else 1)
             rows.append(rec)
+            fields.append(len(rec))
+            last, current[0] = current[0], []
+            if len(rows) >= 100_000:
+                flush()
     except csv.Error:
         raise FileRejected("file cannot be parsed as delimited text") from None
-    width = len(header) + 1
-    cols = {f"__c{i}": [r[i] if i < len(r) and r[i] != "" else None for r in rows] for i in range(width)}
-    body = pl.DataFrame(cols, schema={f"__c{i}": pl.String for i in range(width)})
-    info = pl.DataFrame({"fields": counts, "blank": blank, "unterminated": [False] * len(rows)},
-                        schema={"fields": pl.Int64, "blank": pl.Boolean, "unterminated": pl.Boolean})
+    flush()
+    table = pl.concat(chunks)
+    unterminated = pl.Series("unterminated", [False] * table.height, dtype=pl.Boolean)
+    if table.height and _ends_in_open_quote("".join(last), delimiter):
+        unterminated[table.height - 1] = True
+    body = table.select(pl.when(pl.col(n).str.len_bytes() > 0).then(pl.col(n)).alias(n) for n in names)
+    info = pl.DataFrame([table.get_column("fields"), (table.get_column("fields") == 0).alias("blank"),
+                         unterminated])
     return _assemble(body, info, header, delimiter, encoding)
+
+
+def _ends_in_open_quote(record: str, delimiter: str) -> bool:
+    """Whether the last record of a file stops inside a quoted field (the file was cut off)."""
+    try:
+        for _ in csv.reader(io.StringIO(record, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimiter: str,
@@ -285,13 +470,14 @@ def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimit
     body = body.with_columns(pl.col(ROW).cast(pl.Int64)).slice(1)  # drop the header record
     blank_lines = body.select(pl.col("blank").sum()).item() or 0
     body = body.filter(~pl.col("blank"))
-    bad = body.filter(pl.col("unterminated") | (pl.col("fields") != n))
+    broken = pl.col("unterminated") | (pl.col("fields") != n)
+    bad = body.filter(broken)
     structural = [
         (row, "quoted field is not terminated (file may be cut off)" if unterminated else
          f"row has {fields} fields, the header has {n}")
         for row, fields, unterminated in bad.select(ROW, "fields", "unterminated").iter_rows()
     ]
-    body = body.filter(~(pl.col("unterminated") | (pl.col("fields") != n)))
+    body = body.filter(~broken)
     body = body.select(ROW, *[f"__c{i}" for i in range(n)])
     return _Parsed(header, body, structural, encoding, delimiter, int(blank_lines))
 
