@@ -16,6 +16,7 @@ import typer
 
 from . import __version__
 from .errors import ClaimsAuditError, ExitCode, UsageError
+from .review_cli import review_app
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every row of every input was audited; 1 the run completed but some rows or whole "
@@ -111,6 +112,10 @@ def run(
     mask_member_ids: Annotated[bool, typer.Option("--mask-member-ids", help="Replace member IDs in all "
                                "outputs with a keyed hash (key in CLAIMS_AUDIT_MASK_KEY).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Review ledger (SQLite) to consult and "
+                      "update (default: claims-audit-ledger.sqlite in --out).")] = None,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="One-off audit: no statuses, no Closed "
+                         "sheet, nothing recorded in a ledger.")] = False,
 ) -> None:
     """Audit extracts and write claims-audit-<run-date>.xlsx and .json to --out."""
     from .audit import audit
@@ -119,7 +124,7 @@ def run(
         outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping, schema=schema,
                         rule_config=_load_rule_config(rule_config),
                         rule_config_path=str(rule_config) if rule_config else None,
-                        mask=mask_member_ids, progress=progress)
+                        mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger)
     result = outcome.result
     if not quiet:
         t = result.totals
@@ -173,6 +178,9 @@ def sample(
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     typer.echo(f"Wrote {frame.height} lines to {out}")
+
+
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

@@ -62,3 +62,23 @@ class FileRejected(Exception):
         self.reason = reason
         self.column = column
         self.rows = rows  # data rows the file holds, when they could be counted (all rejected with it)
+
+
+class LedgerError(ClaimsAuditError):
+    """The review ledger cannot be used: busy for too long, unreadable, not a claims-audit ledger, missing
+    (review commands), or written by a newer claims-audit. Nothing was changed in it.
+
+    Exit code 3 (could not write) by default; 2 when the user pointed at the wrong file.
+    """
+
+    exit_code = ExitCode.OUTPUT
+
+    def __init__(self, message: str, exit_code: ExitCode | None = None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ReviewImportError(UsageError):
+    """A reviewed workbook was rejected as a whole (not a claims-audit report, unknown finding ids,
+    invalid dispositions, conflicting rows); nothing was imported."""

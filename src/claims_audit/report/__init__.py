@@ -79,15 +79,24 @@ def masked(findings: pl.DataFrame, rejected: pl.DataFrame, key: bytes) -> tuple[
 def write_reports(result: Any, out_dir: Path, *, mask: bool = False,
                   dispositions: tuple[str, ...] = excel.DEFAULT_DISPOSITIONS,
                   closed: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
-                  extra_manifest: dict[str, Any] | None = None, notes: list[str] | None = None
-                  ) -> ReportPaths:
-    """Write the workbook and the manifest for a finished run."""
+                  extra_manifest: dict[str, Any] | None = None, notes: list[str] | None = None,
+                  comparison: pl.DataFrame | None = None,
+                  summary_items: list[tuple[str, object]] | None = None) -> ReportPaths:
+    """Write the workbook and the manifest for a finished run.
+
+    With the review ledger (see :mod:`claims_audit.ledger`): `closed` holds the findings whose decision
+    closed them (they move from Findings to a Closed sheet), `history` one row per recent run for the
+    findings-per-night chart, `comparison` per rule: new, recurring, decided, closed, resolved, and
+    `summary_items` extra Summary rows (ledger, previous run, counts).
+    """
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"output folder {out_dir} cannot be created: {exc.strerror}") from None
     paths = report_paths(out_dir, result.run_date)
     findings, rejected = result.findings, result.rejected
+    if closed is not None and closed.height:
+        findings = findings.filter(~pl.col("finding_id").is_in(closed.get_column("finding_id").implode()))
     if mask:
         key = mask_key()
         findings, rejected = masked(findings, rejected, key)
@@ -98,7 +107,8 @@ def write_reports(result: Any, out_dir: Path, *, mask: bool = False,
         notes.append(f"member_id values are masked with a keyed hash ({MASK_KEY_ENV}).")
     try:
         atomic_write(paths.xlsx, lambda p: _write_workbook(result, p, findings, rejected, dispositions,
-                                                           closed, history, notes))
+                                                           closed, history, notes, comparison,
+                                                           summary_items or []))
         doc = manifest.build(result, {"xlsx": str(paths.xlsx), "json": str(paths.json)},
                              {**(extra_manifest or {}), "member_ids_masked": mask})
         atomic_write(paths.json, lambda p: p.write_text(manifest.dumps(doc), encoding="utf-8"))
@@ -110,15 +120,16 @@ def write_reports(result: Any, out_dir: Path, *, mask: bool = False,
 
 def _write_workbook(result: Any, path: Path, findings: pl.DataFrame, rejected: pl.DataFrame,
                     dispositions: tuple[str, ...], closed: pl.DataFrame | None,
-                    history: pl.DataFrame | None, notes: list[str]) -> None:
+                    history: pl.DataFrame | None, notes: list[str], comparison: pl.DataFrame | None = None,
+                    summary_items: list[tuple[str, object]] | None = None) -> None:
     wb = excel.new_workbook()
     f_frame = excel.findings_frame(findings)
     overflow = [t for t in ("Findings", "Rejected")
                 if (f_frame if t == "Findings" else rejected).height > excel.DATA_ROWS_PER_SHEET]
     notes = notes + [f"{t} has more rows than one sheet holds; it continues on sheets '{t} 2', ..."
                      for t in overflow]
-    excel.write_summary(wb, _summary_info(result), _inputs_frame(result), _by_rule_frame(result), notes,
-                        history)
+    excel.write_summary(wb, _summary_info(result) + list(summary_items or []), _inputs_frame(result),
+                        _by_rule_frame(result, comparison), notes, history)
     excel.write_table(wb, excel.SheetTable("Findings", f_frame, {"disposition": dispositions}))
     excel.write_table(wb, excel.SheetTable("Rejected", rejected.select(excel.REJECTED_SHEET_COLUMNS)))
     excel.write_table(wb, excel.SheetTable("Rules", excel.rules_frame(result.rules_version,
@@ -149,10 +160,22 @@ def _inputs_frame(result: Any) -> pl.DataFrame:
                 "rows_rejected": pl.Int64, "status": pl.String, "error": pl.String, "encoding": pl.String})
 
 
-def _by_rule_frame(result: Any) -> pl.DataFrame:
+COMPARISON_COLUMNS = ("new", "recurring", "decided", "closed", "resolved")
+
+
+def _by_rule_frame(result: Any, comparison: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Findings per rule; with the ledger also the comparison with the previous run (new, recurring,
+    decided, closed, resolved = in the previous run and no longer present)."""
     from ..rules import catalogue
     sev = {r.id: r.severity for r in catalogue()}
     counts = result.findings_by_rule
-    return pl.DataFrame({"rule_id": list(counts), "severity": [sev.get(k) for k in counts],
-                         "findings": [counts[k] for k in counts]},
-                        schema={"rule_id": pl.String, "severity": pl.String, "findings": pl.Int64})
+    frame = pl.DataFrame({"rule_id": list(counts), "severity": [sev.get(k) for k in counts],
+                          "findings": [counts[k] for k in counts]},
+                         schema={"rule_id": pl.String, "severity": pl.String, "findings": pl.Int64})
+    if comparison is None:
+        return frame
+    comp = comparison.select("rule_id", *[pl.col(c).cast(pl.Int64) for c in COMPARISON_COLUMNS])
+    frame = frame.join(comp, on="rule_id", how="full", coalesce=True, maintain_order="left")
+    return frame.with_columns(pl.col("severity").fill_null(pl.col("rule_id").replace_strict(
+        sev, default=None, return_dtype=pl.String)),
+        *[pl.col(c).fill_null(0) for c in ("findings", *COMPARISON_COLUMNS)])

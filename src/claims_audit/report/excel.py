@@ -33,7 +33,7 @@ FINDINGS_SHEET_COLUMNS = [
 REJECTED_SHEET_COLUMNS = ["source_file", "source_row", "column", "value", "problem"]
 WIDTHS = {"finding_id": 18, "message": 60, "evidence": 50, "documented_approach": 30,
           "documented_site": 30, "problem": 60, "value": 30, "source_file": 32, "reference": 40,
-          "why": 70, "checks": 60, "title": 40, "source": 50, "path": 40, "sha256": 66, "error": 50,
+          "why": 70, "checks": 60, "data": 50, "title": 40, "source": 50, "path": 40, "sha256": 66, "error": 50,
           "reviewer_note": 40, "disposition": 18, "previous_note": 30}
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -123,24 +123,35 @@ def findings_frame(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def rules_frame(rules_version: str, config: dict | None) -> pl.DataFrame:
+    """The rule catalogue as configured, with the versions of the data tables each rule relies on."""
+    from ..rules.claim_edits import RULE_IDS, rules_sheet
+
     overrides = (config or {}).get("rules") or {}
+    cms_data = (rules_sheet() or [{}])[0].get("data_versions")
     rows = []
     for r in catalogue():
         o = overrides.get(r.id) or {}
+        data = cms_data if r.id in RULE_IDS else "documentation/vocabulary.yaml; documentation/crosswalk.csv"
         rows.append({"rule_id": r.id, "severity": o.get("severity", r.severity),
                      "enabled": "no" if o.get("enabled") is False else "yes", "title": r.title,
-                     "checks": r.checks, "why": r.why, "source": r.source, "rules_version": rules_version})
+                     "checks": r.checks, "why": r.why, "source": r.source, "data": data,
+                     "rules_version": rules_version})
     return pl.DataFrame(rows, schema={k: pl.String for k in
                                       ("rule_id", "severity", "enabled", "title", "checks", "why", "source",
-                                       "rules_version")})
+                                       "data", "rules_version")})
 
 
 def write_summary(wb: Workbook, info: list[tuple[str, object]], inputs: pl.DataFrame,
                   by_rule: pl.DataFrame, notes: list[str], history: pl.DataFrame | None = None) -> None:
-    """Summary: run facts, each input's reconciliation, findings per rule with a bar chart."""
+    """Summary: run facts, each input's reconciliation, findings per rule with a bar chart.
+
+    With the review ledger `by_rule` also carries the comparison with the previous run (new, recurring,
+    decided, closed, resolved per rule) and `history` holds one row per recent run (run_date, findings,
+    new, recurring, decided, ...), drawn as a stacked column chart of findings per night.
+    """
     ws = wb.create_sheet("Summary")
     ws.freeze_panes = "A2"
-    for letter, width in zip("ABCDEFGH", (28, 60, 14, 14, 14, 12, 50, 14)):
+    for letter, width in zip("ABCDEFGHI", (28, 60, 14, 14, 14, 12, 50, 14, 14)):
         ws.column_dimensions[letter].width = width
     ws.auto_filter.ref = f"A1:B{len(info) + 1}"
     ws.append(_header(ws, ["item", "value"]))
@@ -171,15 +182,26 @@ def write_summary(wb: Workbook, info: list[tuple[str, object]], inputs: pl.DataF
         chart.height, chart.width = 9, 18
         ws.add_chart(chart, "J2")
     if history is not None and history.height:
+        history = history.with_columns(pl.col(history.columns[0]).cast(pl.String))  # dates as labels
         ws.append([])
         ws.append(_header(ws, list(history.columns)))
         hist_header = row + 2
         for r in history.iter_rows():
             ws.append(list(r))
         end = hist_header + history.height
+        stacked = [c for c in ("new", "recurring", "decided") if c in history.columns]
         trend = BarChart()
-        trend.title = "Findings per night"
-        trend.add_data(Reference(ws, min_col=2, min_row=hist_header, max_row=end), titles_from_data=True)
+        trend.type = "col"
+        trend.title = f"Findings per night (last {history.height} runs)"
+        trend.y_axis.title = "findings"
+        if stacked:  # new + recurring + decided = every finding of the night
+            trend.grouping, trend.overlap = "stacked", 100
+            for c in stacked:
+                col = history.columns.index(c) + 1
+                trend.add_data(Reference(ws, min_col=col, min_row=hist_header, max_row=end),
+                               titles_from_data=True)
+        else:
+            trend.add_data(Reference(ws, min_col=2, min_row=hist_header, max_row=end), titles_from_data=True)
         trend.set_categories(Reference(ws, min_col=1, min_row=hist_header + 1, max_row=end))
         trend.height, trend.width = 9, 18
         ws.add_chart(trend, "J22")

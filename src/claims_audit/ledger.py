@@ -1,0 +1,601 @@
+"""The review ledger: an embedded SQLite database that remembers runs, findings and reviewers' decisions.
+
+Default location: ``claims-audit-ledger.sqlite`` in the report folder (``reports/`` unless ``run --out``);
+every command takes ``--ledger FILE`` to point elsewhere. The file is created on first use by ``run``
+(mode 0600: reviewer notes may mention patients) and never by the ``review`` commands.
+
+Tables (schema version in ``PRAGMA user_version``; ``schema_migrations`` lists when each step ran):
+
+- ``runs``: one row per run date (re-running a date replaces it): versions, the review outcomes in force,
+  counts (findings, new, recurring, decided, closed, resolved) and the previous run it was compared with.
+- ``run_findings``: each run's findings: finding_id, rule_id, severity, line_fingerprint, the status the
+  run gave it (new / recurring / decided), the disposition it carried and whether that closed it.
+- ``imports``: one row per accepted ``review import``: workbook path and sha256, who and when, counts.
+- ``decisions``: one row per recorded decision: finding_id, the line_fingerprint the reviewer saw,
+  disposition, reviewer note, the report (run date) it was made on, the import it came with, time.
+
+No claim values are stored: findings are known by their hashed id and fingerprint only (reviewer notes
+are free text and stay in this file and the reports).
+
+Concurrency: WAL journal, a busy timeout (default 60 s, ``CLAIMS_AUDIT_LEDGER_TIMEOUT``), and every run
+and every import is one ``BEGIN IMMEDIATE`` transaction: a second process waits for the first, or fails
+with a clear :class:`LedgerError` when it waited too long; it never sees half of a run or an import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import __version__
+from .errors import ConfigError, ExitCode, LedgerError
+
+DEFAULT_NAME = "claims-audit-ledger.sqlite"
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_ENV = "CLAIMS_AUDIT_LEDGER_TIMEOUT"
+APPLICATION_ID = 0x43414C44  # "CALD": marks the file as a claims-audit ledger
+HISTORY_RUNS = 30  # nights shown in the Summary's findings-per-night chart
+
+STATUSES = ("new", "recurring", "decided")
+
+
+def default_path(out_dir: Path) -> Path:
+    """The ledger that `run --out OUT_DIR` uses when no --ledger is given."""
+    return Path(out_dir) / DEFAULT_NAME
+
+
+# ---------------------------------------------------------------------------------------------------
+# review outcomes (configurable)
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    closes: bool = False
+    meaning: str | None = None
+
+
+def _key(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The allowed review outcomes (the Findings sheet's drop-down) and which of them close a finding."""
+
+    items: tuple[Outcome, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.items)
+
+    @property
+    def closing(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.items if o.closes)
+
+    def canonical(self, value: str) -> str | None:
+        """The configured spelling of `value` (case and spacing ignored), or None if it is not allowed."""
+        k = _key(value)
+        return next((o.name for o in self.items if _key(o.name) == k), None)
+
+    def closes(self, disposition: str | None) -> bool:
+        return disposition is not None and _key(disposition) in {_key(n) for n in self.closing}
+
+    def to_json(self) -> str:
+        return json.dumps([{"name": o.name, "closes": o.closes, "meaning": o.meaning} for o in self.items])
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Outcomes:
+        if not text:
+            return DEFAULT_OUTCOMES
+        return cls(tuple(Outcome(e["name"], bool(e.get("closes")), e.get("meaning")) for e in json.loads(text)))
+
+
+DEFAULT_OUTCOMES = Outcomes((
+    Outcome("Confirmed", False, "the line is wrong and must be fixed"),
+    Outcome("Corrected", True, "the line has been fixed since"),
+    Outcome("Not an error", True, "the finding does not apply to this line"),
+    Outcome("Provider education", False, "the provider is being educated; keep watching"),
+    Outcome("Deferred", False, "decision postponed"),
+))
+
+_BAD_NAME = re.compile(r'[,"\x00-\x1f]')
+
+
+def outcomes_from_config(config: Mapping[str, Any] | None, source: str | None = None) -> Outcomes:
+    """The `review_outcomes` section of a rule configuration file, or the defaults.
+
+    ```yaml
+    review_outcomes:
+      - {name: Confirmed, closes: false}
+      - {name: Corrected, closes: true}
+      - Deferred            # a plain name: does not close
+    ```
+    """
+    where = f"rule configuration {source}" if source else "rule configuration"
+    entries = (config or {}).get("review_outcomes")
+    if entries is None:
+        return DEFAULT_OUTCOMES
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{where}: 'review_outcomes' must be a non-empty list of outcomes")
+    items: list[Outcome] = []
+    for n, e in enumerate(entries, start=1):
+        if isinstance(e, str):
+            e = {"name": e}
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str) or set(e) - {"name", "closes",
+                                                                                      "meaning"}:
+            raise ConfigError(f"{where}: review outcome {n} must be a name or a mapping with 'name', "
+                              "'closes' (true/false) and optionally 'meaning'")
+        name = " ".join(e["name"].split())
+        if not name or len(name) > 40 or _BAD_NAME.search(name):
+            raise ConfigError(f"{where}: review outcome {n} must be 1-40 characters without commas or "
+                              "double quotes")
+        if "closes" in e and not isinstance(e["closes"], bool):
+            raise ConfigError(f"{where}: review outcome '{name}': closes must be true or false")
+        if any(_key(o.name) == _key(name) for o in items):
+            raise ConfigError(f"{where}: review outcome '{name}' is listed twice")
+        meaning = e.get("meaning")
+        items.append(Outcome(name, bool(e.get("closes", False)), str(meaning) if meaning else None))
+    if len(",".join(o.name for o in items)) > 250:  # Excel's limit for a drop-down list
+        raise ConfigError(f"{where}: the review outcomes are too long for an Excel drop-down "
+                          "(255 characters in all)")
+    return Outcomes(tuple(items))
+
+
+# ---------------------------------------------------------------------------------------------------
+# schema and migrations: MIGRATIONS[i] takes a ledger from version i to i + 1. Never edit a released
+# step; append a new one.
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE schema_migrations (
+               version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL, tool_version TEXT NOT NULL)""",
+        """CREATE TABLE runs (
+               run_date TEXT PRIMARY KEY, recorded_at TEXT NOT NULL, tool_version TEXT NOT NULL,
+               rules_version TEXT NOT NULL, outcomes TEXT NOT NULL, previous_run_date TEXT,
+               findings INTEGER NOT NULL, new INTEGER NOT NULL, recurring INTEGER NOT NULL,
+               decided INTEGER NOT NULL, closed INTEGER NOT NULL, resolved INTEGER NOT NULL,
+               report_path TEXT)""",
+        """CREATE TABLE run_findings (
+               run_date TEXT NOT NULL REFERENCES runs(run_date) ON DELETE CASCADE,
+               finding_id TEXT NOT NULL, rule_id TEXT NOT NULL, severity TEXT,
+               line_fingerprint TEXT NOT NULL,
+               status TEXT NOT NULL CHECK (status IN ('new', 'recurring', 'decided')),
+               disposition TEXT, closed INTEGER NOT NULL DEFAULT 0,
+               PRIMARY KEY (run_date, finding_id))""",
+        "CREATE INDEX run_findings_seen ON run_findings (finding_id, line_fingerprint, run_date)",
+        """CREATE TABLE imports (
+               import_id INTEGER PRIMARY KEY AUTOINCREMENT, imported_at TEXT NOT NULL, imported_by TEXT,
+               workbook_path TEXT NOT NULL, workbook_sha256 TEXT NOT NULL, workbook_modified_by TEXT,
+               report_run_date TEXT NOT NULL, rows_read INTEGER NOT NULL, decisions INTEGER NOT NULL,
+               unchanged INTEGER NOT NULL)""",
+        """CREATE TABLE decisions (
+               decision_id INTEGER PRIMARY KEY AUTOINCREMENT,
+               import_id INTEGER NOT NULL REFERENCES imports(import_id),
+               finding_id TEXT NOT NULL, rule_id TEXT NOT NULL, line_fingerprint TEXT NOT NULL,
+               disposition TEXT NOT NULL, closes INTEGER NOT NULL, reviewer_note TEXT,
+               report_run_date TEXT NOT NULL, decided_at TEXT NOT NULL)""",
+        "CREATE INDEX decisions_finding ON decisions (finding_id, line_fingerprint, decision_id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _timeout() -> float:
+    raw = os.environ.get(TIMEOUT_ENV)
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{TIMEOUT_ENV} must be a number of seconds, got '{raw}'") from None
+    if value < 0:
+        raise ConfigError(f"{TIMEOUT_ENV} must not be negative")
+    return value
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc) or "busy" in str(exc)
+
+
+# ---------------------------------------------------------------------------------------------------
+# results handed to the report
+
+
+@dataclass
+class RunView:
+    """What a run learnt from the ledger: its findings with status, the closed ones, the comparison."""
+
+    path: Path
+    run_date: dt.date
+    previous_run_date: str | None
+    findings: pl.DataFrame  # all findings + status, previous_disposition, previous_note
+    closed_ids: list[str]
+    by_rule: pl.DataFrame  # rule_id, new, recurring, decided, closed, resolved
+    history: pl.DataFrame  # run_date, findings, new, recurring, decided, closed, resolved
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def open_findings(self) -> pl.DataFrame:
+        return self.findings.filter(~pl.col("finding_id").is_in(self.closed_ids))
+
+    @property
+    def closed(self) -> pl.DataFrame:
+        return self.findings.filter(pl.col("finding_id").is_in(self.closed_ids))
+
+    def manifest(self) -> dict[str, Any]:
+        return {"path": str(self.path), "schema_version": SCHEMA_VERSION,
+                "previous_run_date": self.previous_run_date, **self.counts,
+                "by_rule": {r["rule_id"]: {k: r[k] for k in ("new", "recurring", "decided", "closed",
+                                                               "resolved")}
+                            for r in self.by_rule.iter_rows(named=True)}}
+
+
+COMPARISON_SCHEMA = {"rule_id": pl.String, "new": pl.Int64, "recurring": pl.Int64, "decided": pl.Int64,
+                     "closed": pl.Int64, "resolved": pl.Int64}
+HISTORY_SCHEMA = {"run_date": pl.String, "findings": pl.Int64, "new": pl.Int64, "recurring": pl.Int64,
+                  "decided": pl.Int64, "closed": pl.Int64, "resolved": pl.Int64}
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    finding_id: str
+    rule_id: str
+    line_fingerprint: str
+    disposition: str
+    closes: bool
+    reviewer_note: str | None
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+class Ledger:
+    """An open ledger. Use as a context manager; write through :meth:`transaction`."""
+
+    def __init__(self, path: Path, con: sqlite3.Connection):
+        self.path = path
+        self._con = con
+        self._in_tx = False
+
+    # -- opening ------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = False, timeout: float | None = None) -> Ledger:
+        """Open (and with `create`, create and migrate) the ledger at `path`."""
+        path = Path(path)
+        timeout = _timeout() if timeout is None else timeout
+        if path.is_dir():
+            raise LedgerError(f"--ledger {path} is a folder; give a file name", ExitCode.USAGE)
+        if not path.exists():
+            if not create:
+                raise LedgerError(f"no ledger at {path}: run 'claims-audit run' first (it creates the "
+                                  "ledger next to the reports) or pass --ledger FILE", ExitCode.USAGE)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileExistsError):  # another process may create it at once
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise LedgerError(f"ledger {path} cannot be created: {exc.strerror or type(exc).__name__}"
+                                  ) from None
+        try:
+            con = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {path} cannot be opened: {exc}") from None
+        ledger = cls(path, con)
+        try:
+            ledger._setup(create)
+        except BaseException:
+            con.close()
+            raise
+        return ledger
+
+    def _setup(self, create: bool) -> None:
+        with self._errors("opened"):
+            self._con.execute("PRAGMA foreign_keys = ON")
+            self._con.execute("BEGIN")  # one snapshot: another process may be creating the schema now
+            try:
+                app_id = self._con.execute("PRAGMA application_id").fetchone()[0]
+                version = self._con.execute("PRAGMA user_version").fetchone()[0]
+                tables = self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            finally:
+                self._con.execute("ROLLBACK")
+            if app_id != APPLICATION_ID and (version or tables):
+                raise LedgerError(f"{self.path} is not a claims-audit ledger", ExitCode.USAGE)
+            if version > SCHEMA_VERSION:
+                raise LedgerError(f"ledger {self.path} has schema version {version}, newer than this "
+                                  f"claims-audit ({__version__}, schema {SCHEMA_VERSION}) understands; "
+                                  "upgrade claims-audit", ExitCode.USAGE)
+            if version < SCHEMA_VERSION and not create and app_id != APPLICATION_ID:
+                raise LedgerError(f"{self.path} is not a claims-audit ledger", ExitCode.USAGE)
+            mode = self._con.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                self._con.execute("PRAGMA journal_mode = WAL")
+            if version < SCHEMA_VERSION:
+                self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to :data:`SCHEMA_VERSION`, one recorded step at a time, in one transaction."""
+        with self.transaction():
+            con = self._con
+            version = con.execute("PRAGMA user_version").fetchone()[0]  # re-read under the write lock
+            if version > SCHEMA_VERSION:
+                raise LedgerError(f"ledger {self.path} has schema version {version}; upgrade claims-audit",
+                                  ExitCode.USAGE)
+            for step in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[step]:
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (step + 1, _now(), __version__))
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._con.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- transactions -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+                raise LedgerError(f"{self.path} is not a claims-audit ledger (not an SQLite database)",
+                                  ExitCode.USAGE) from None
+            if _busy(exc):
+                raise LedgerError(
+                    f"ledger {self.path} is busy: another claims-audit run or import has held it for more "
+                    f"than the busy timeout ({TIMEOUT_ENV}); nothing was changed, try again") from None
+            raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE: takes the write lock at once, waiting up to the busy
+        timeout). Commits at the end; rolls back on any exception, the caller's included."""
+        if self._in_tx:
+            yield self._con
+            return
+        with self._errors("written"):
+            self._con.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield self._con
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                with self._errors("written"):
+                    self._con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._con.execute("ROLLBACK")
+                raise
+        finally:
+            self._in_tx = False
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read (WAL readers never wait for a writer)."""
+        with self._errors("read"):
+            self._con.execute("BEGIN")
+            try:
+                yield self._con
+            finally:
+                self._con.execute("ROLLBACK")
+
+    # -- runs -----------------------------------------------------------------------------------------
+
+    def record_run(self, findings: pl.DataFrame, *, run_date: dt.date, tool_version: str,
+                   rules_version: str, outcomes: Outcomes, report_path: str | None = None) -> RunView:
+        """Give each finding its status from earlier runs and decisions, and record this run (replacing an
+        earlier record of the same run date). Call inside :meth:`transaction` to tie it to the report."""
+        d = run_date.isoformat()
+        with self.transaction() as con, self._errors("written"):
+            con.execute("DELETE FROM run_findings WHERE run_date = ?", (d,))
+            con.execute("DELETE FROM runs WHERE run_date = ?", (d,))
+            prev = con.execute("SELECT max(run_date) FROM runs WHERE run_date < ?", (d,)).fetchone()[0]
+            cur = findings.select("finding_id", "rule_id", "severity", "line_fingerprint")
+            con.execute("CREATE TEMP TABLE IF NOT EXISTS cur (finding_id TEXT PRIMARY KEY, rule_id TEXT, "
+                        "severity TEXT, line_fingerprint TEXT)")
+            con.execute("DELETE FROM temp.cur")
+            con.executemany("INSERT INTO temp.cur VALUES (?, ?, ?, ?)", cur.iter_rows())
+            rows = con.execute(
+                """SELECT c.finding_id,
+                          EXISTS (SELECT 1 FROM run_findings p WHERE p.finding_id = c.finding_id
+                                  AND p.line_fingerprint = c.line_fingerprint AND p.run_date < :d),
+                          d.disposition, d.reviewer_note
+                   FROM temp.cur c
+                   LEFT JOIN decisions d ON d.decision_id = (
+                       SELECT max(x.decision_id) FROM decisions x
+                       WHERE x.finding_id = c.finding_id AND x.line_fingerprint = c.line_fingerprint
+                         AND x.report_run_date <= :d)""", {"d": d}).fetchall()
+            known = pl.DataFrame(rows, schema={"finding_id": pl.String, "_seen": pl.Int64,
+                                               "previous_disposition": pl.String, "previous_note": pl.String},
+                                 orient="row")
+            resolved_rows = con.execute(
+                """SELECT rule_id, count(*) FROM run_findings WHERE run_date = ?
+                   AND finding_id NOT IN (SELECT finding_id FROM temp.cur) GROUP BY rule_id""",
+                (prev,)).fetchall() if prev else []
+            status = (pl.when(pl.col("previous_disposition").is_not_null()).then(pl.lit("decided"))
+                      .when(pl.col("_seen") == 1).then(pl.lit("recurring")).otherwise(pl.lit("new")))
+            extra = [c for c in ("status", "previous_disposition", "previous_note") if c in findings.columns]
+            out = (findings.drop(extra)
+                   .join(known, on="finding_id", how="left", maintain_order="left")
+                   .with_columns(status.alias("status"))
+                   .drop("_seen"))
+            out = out.with_columns(_closing(out.get_column("previous_disposition"), outcomes).alias("_closed"))
+            by_rule = _comparison(out, resolved_rows)
+            counts = {k: int(by_rule.get_column(k).sum()) for k in ("new", "recurring", "decided", "closed",
+                                                                     "resolved")}
+            counts = {"findings": out.height, "open": out.height - counts["closed"], **counts}
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (d, _now(), tool_version, rules_version, outcomes.to_json(), prev, counts["findings"],
+                 counts["new"], counts["recurring"], counts["decided"], counts["closed"], counts["resolved"],
+                 report_path))
+            con.executemany(
+                "INSERT INTO run_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((d, f, r, s, fp, st, disp, int(cl)) for f, r, s, fp, st, disp, cl in out.select(
+                    "finding_id", "rule_id", "severity", "line_fingerprint", "status", "previous_disposition",
+                    "_closed").iter_rows()))
+            history = pl.DataFrame(con.execute(
+                """SELECT run_date, findings, new, recurring, decided, closed, resolved FROM runs
+                   WHERE run_date <= ? ORDER BY run_date DESC LIMIT ?""", (d, HISTORY_RUNS)).fetchall(),
+                schema=HISTORY_SCHEMA, orient="row").reverse()
+            con.execute("DELETE FROM temp.cur")
+        closed_ids = out.filter(pl.col("_closed")).get_column("finding_id").to_list()
+        return RunView(path=self.path, run_date=run_date, previous_run_date=prev, findings=out.drop("_closed"),
+                       closed_ids=closed_ids, by_rule=by_rule, history=history, counts=counts)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def run_record(self, run_date: str) -> dict[str, Any] | None:
+        with self._errors("read"):
+            cur = self._con.execute("SELECT * FROM runs WHERE run_date = ?", (run_date,))
+            row = cur.fetchone()
+            return dict(zip([c[0] for c in cur.description], row)) if row else None
+
+    def run_findings(self, run_date: str) -> dict[str, tuple[str, str]]:
+        """finding_id -> (rule_id, line_fingerprint) of one run."""
+        with self._errors("read"):
+            return {f: (r, fp) for f, r, fp in self._con.execute(
+                "SELECT finding_id, rule_id, line_fingerprint FROM run_findings WHERE run_date = ?",
+                (run_date,))}
+
+    def latest_decisions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """(finding_id, fingerprint) -> (disposition, note) of the latest decision on that version."""
+        out: dict[tuple[str, str], tuple[str, str | None]] = {}
+        with self._errors("read"):
+            for f, fp in keys:
+                row = self._con.execute(
+                    """SELECT disposition, reviewer_note FROM decisions WHERE finding_id = ?
+                       AND line_fingerprint = ? ORDER BY decision_id DESC LIMIT 1""", (f, fp)).fetchone()
+                if row:
+                    out[(f, fp)] = (row[0], row[1])
+        return out
+
+    def record_import(self, *, workbook_path: str, workbook_sha256: str, modified_by: str | None,
+                      report_run_date: str, rows_read: int, decisions: Sequence[NewDecision],
+                      unchanged: int, imported_by: str | None) -> int:
+        """Record one accepted import and its decisions; call inside :meth:`transaction`."""
+        now = _now()
+        with self.transaction() as con, self._errors("written"):
+            cur = con.execute(
+                """INSERT INTO imports (imported_at, imported_by, workbook_path, workbook_sha256,
+                   workbook_modified_by, report_run_date, rows_read, decisions, unchanged)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (now, imported_by, workbook_path, workbook_sha256, modified_by, report_run_date, rows_read,
+                 len(decisions), unchanged))
+            import_id = int(cur.lastrowid)
+            con.executemany(
+                """INSERT INTO decisions (import_id, finding_id, rule_id, line_fingerprint, disposition,
+                   closes, reviewer_note, report_run_date, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [(import_id, x.finding_id, x.rule_id, x.line_fingerprint, x.disposition, int(x.closes),
+                  x.reviewer_note, report_run_date, now) for x in decisions])
+        return import_id
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
+        """Read-only helper for status reports and tests."""
+        with self._errors("read"):
+            return self._con.execute(sql, params).fetchall()
+
+    def integrity_ok(self) -> bool:
+        with self._errors("read"):
+            return self._con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- status ---------------------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        """Open findings of the latest run, with every decision imported since applied."""
+        with self.snapshot() as con:
+            last = con.execute("SELECT run_date, outcomes, previous_run_date FROM runs "
+                               "ORDER BY run_date DESC LIMIT 1").fetchone()
+            runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+            imp = con.execute("SELECT imported_at, workbook_path, report_run_date, decisions FROM imports "
+                              "ORDER BY import_id DESC LIMIT 1").fetchone()
+            if not last:
+                return Status(self.path, self.schema_version, None, None, 0, imp, pl.DataFrame(
+                    schema=STATUS_SCHEMA))
+            rows = con.execute(
+                """SELECT f.rule_id, f.status, d.disposition FROM run_findings f
+                   LEFT JOIN decisions d ON d.decision_id = (
+                       SELECT max(x.decision_id) FROM decisions x
+                       WHERE x.finding_id = f.finding_id AND x.line_fingerprint = f.line_fingerprint)
+                   WHERE f.run_date = ?""", (last[0],)).fetchall()
+        outcomes = Outcomes.from_json(last[1])
+        frame = pl.DataFrame(rows, schema={"rule_id": pl.String, "run_status": pl.String,
+                                           "disposition": pl.String}, orient="row")
+        frame = frame.with_columns(_closing(frame.get_column("disposition"), outcomes).alias("closed"))
+        return Status(self.path, self.schema_version, last[0], last[2], runs, imp, frame)
+
+
+STATUS_SCHEMA = {"rule_id": pl.String, "run_status": pl.String, "disposition": pl.String,
+                 "closed": pl.Boolean}
+
+
+@dataclass
+class Status:
+    path: Path
+    schema_version: int
+    last_run: str | None
+    previous_run: str | None
+    runs: int
+    last_import: tuple | None
+    findings: pl.DataFrame  # one row per finding of the last run: rule_id, run_status, disposition, closed
+
+    def per_rule(self) -> pl.DataFrame:
+        f = self.findings
+        return (f.group_by("rule_id")
+                .agg(open=(~pl.col("closed")).sum(),
+                     undecided=(pl.col("disposition").is_null()).sum(),
+                     decided_open=(pl.col("disposition").is_not_null() & ~pl.col("closed")).sum(),
+                     closed=pl.col("closed").sum())
+                .with_columns(pl.exclude("rule_id").cast(pl.Int64))
+                .sort("rule_id"))
+
+    def per_decision(self) -> pl.DataFrame:
+        f = self.findings.with_columns(pl.col("disposition").fill_null("(no decision yet)"))
+        return (f.group_by("disposition", "closed").len("findings").sort(["closed", "disposition"])
+                .with_columns(pl.col("findings").cast(pl.Int64)))
+
+
+def _closing(dispositions: pl.Series, outcomes: Outcomes) -> pl.Series:
+    """True where the disposition closes the finding under `outcomes`; False for none."""
+    closing = [v for v in dispositions.drop_nulls().unique().to_list() if outcomes.closes(v)]
+    return dispositions.is_in(closing).fill_null(False)
+
+
+def _comparison(out: pl.DataFrame, resolved_rows: list[tuple]) -> pl.DataFrame:
+    counts = out.group_by("rule_id").agg(
+        new=(pl.col("status") == "new").sum(), recurring=(pl.col("status") == "recurring").sum(),
+        decided=(pl.col("status") == "decided").sum(), closed=pl.col("_closed").sum())
+    resolved = pl.DataFrame(resolved_rows, schema={"rule_id": pl.String, "resolved": pl.Int64}, orient="row")
+    frame = counts.join(resolved, on="rule_id", how="full", coalesce=True)
+    return (frame.with_columns(pl.exclude("rule_id").cast(pl.Int64).fill_null(0))
+            .select(list(COMPARISON_SCHEMA)).sort("rule_id"))
