@@ -55,10 +55,10 @@ def good(i: int, **overrides: str) -> dict[str, str]:
 
 def run(cli, *paths: Path, out: Path, extra: tuple[str, ...] = (), env: dict[str, str] | None = None):
     """`claims-audit run` in-process; one-off (no review ledger) when the CLI has that option."""
-    args = ["run", *paths, "--out", out, "--run-date", RUN_DATE, *extra]
-    res = cli(*args, "--no-ledger", env=env)
+    opts = ["--out", out, "--run-date", RUN_DATE, *extra]
+    res = cli("run", *opts, "--no-ledger", "--", *paths, env=env)  # `--`: a file may be named '-x.csv'
     if res.exit_code == 2 and "no-ledger" in (res.output or ""):
-        res = cli(*args, env=env)
+        res = cli("run", *opts, "--", *paths, env=env)
     return res
 
 

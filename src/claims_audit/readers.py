@@ -308,6 +308,8 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
     if (counts is None or counts.height != body.height or counts.height == 0
             or counts.item(0, "fields") != len(header) or not _aligned(body, counts, delimiter)):
         return _parse_with_csv_module(source, header, delimiter, encoding)
+    # the header as this parse sees it (a lone CR inside it is text here, as in every other record)
+    header = ["" if v is None else v for v in body.row(0)[: len(header)]]
     return _assemble(body, counts.drop("first"), header, delimiter, encoding)
 
 
@@ -435,6 +437,10 @@ def _parse_with_csv_module(source: Path | bytes, header: list[str], delimiter: s
 
     try:
         for rec in reader:
+            if not chunks and not rows and rec:  # the header as this parse sees it
+                header = rec
+                width = len(header) + 1
+                names = [f"__c{i}" for i in range(width)]
             rows.append(rec)
             fields.append(len(rec))
             last, current[0] = current[0], []
