@@ -215,6 +215,8 @@ def test_review_outcomes_configuration():
     assert outcomes_from_config(None) is DEFAULT_OUTCOMES
     assert DEFAULT_OUTCOMES.names == ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
     assert DEFAULT_OUTCOMES.closing == ("Corrected", "Not an error")
+    from claims_audit.report.excel import DEFAULT_DISPOSITIONS
+    assert DEFAULT_DISPOSITIONS == DEFAULT_OUTCOMES.names  # the drop-down without a ledger is the same list
     assert DEFAULT_OUTCOMES.canonical("  not AN   error ") == "Not an error"
     assert DEFAULT_OUTCOMES.canonical("Maybe") is None
     custom = outcomes_from_config({"review_outcomes": ["Open", {"name": "Fixed", "closes": True,

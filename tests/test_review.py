@@ -344,6 +344,8 @@ def test_a_closed_finding_can_be_reopened_from_the_closed_sheet(cli, tmp_path):
     assert cli_import(cli, wb, tmp_path).exit_code == 0
     day2 = run_night(cli, tmp_path, DAY2)
     assert [r["claim_id"] for r in read_sheet(day2, "Closed")] == ["CLM-SITE"]
+    dv = openpyxl.load_workbook(day2)["Closed"].data_validations.dataValidation
+    assert [d.formula1 for d in dv] == ['"Confirmed,Corrected,Not an error,Provider education,Deferred"']
     reopened = review(day2, {"CLM-SITE": ("Confirmed", "it is an error after all")}, sheet="Closed")
     r = cli_import(cli, reopened, tmp_path)
     assert r.exit_code == 0, r.output

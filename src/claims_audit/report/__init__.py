@@ -135,7 +135,8 @@ def _write_workbook(result: Any, path: Path, findings: pl.DataFrame, rejected: p
     excel.write_table(wb, excel.SheetTable("Rules", excel.rules_frame(result.rules_version,
                                                                        result.rule_config)))
     if closed is not None:
-        excel.write_table(wb, excel.SheetTable("Closed", excel.findings_frame(closed)))
+        excel.write_table(wb, excel.SheetTable("Closed", excel.findings_frame(closed),
+                                               {"disposition": dispositions}))  # to reopen one
     excel.save(wb, path)
 
 
