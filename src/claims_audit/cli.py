@@ -7,6 +7,7 @@ traceback and no claim value is ever printed (pretty exceptions show no locals).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import sys
 from pathlib import Path
@@ -180,7 +181,45 @@ def sample(
     typer.echo(f"Wrote {frame.height} lines to {out}")
 
 
+@app.command()
+def explain(
+    approach: Annotated[str, typer.Option("--approach", help="documented_approach text ('' for blank).")],
+    site: Annotated[str, typer.Option("--site", help="documented_site text ('' for blank).")],
+    note: Annotated[Optional[str], typer.Option("--note", help="op_note text (optional).")] = None,
+) -> None:
+    """Show how a 34421 line's documentation is read: concepts, evidence, negations, findings, code."""
+    from .explain import explain as explain_doc, render
+
+    typer.echo(render(explain_doc(approach, site, note)))
+
+
 app.add_typer(review_app, name="review")
+
+def _domain_errors(fn):  # type: ignore[no-untyped-def]
+    """Turn the library's domain errors into one `Error:` line and their exit code, in every command
+    (also when the app runs in-process, e.g. under typer's CliRunner)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except ClaimsAuditError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+    return wrapper
+
+
+def _guard_commands(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "__wrapped__", None):
+            info.callback = _domain_errors(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard_commands(group.typer_instance)
+
+
+_guard_commands(app)
 
 
 def main() -> None:
