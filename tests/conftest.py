@@ -62,7 +62,8 @@ def read_sheet(path: Path, sheet: str) -> list[dict[str, object]]:
     rows = list(wb[sheet].iter_rows(values_only=True))
     wb.close()
     head = rows[0]
-    return [dict(zip(head, r)) for r in rows[1:]]
+    # read-only mode drops trailing empty cells of write-only sheets: pad every row to the header
+    return [{h: (r[i] if i < len(r) else None) for i, h in enumerate(head)} for r in rows[1:]]
 
 
 @pytest.fixture

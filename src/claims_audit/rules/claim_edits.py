@@ -37,12 +37,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import simple_icd_10_cm as icd
 import yaml
 
 from .. import ruledata_cms
@@ -563,32 +561,44 @@ def _laterality(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
 # --- diagnoses ---------------------------------------------------------------------------------------
 
 
+ICD_DIR = Path(__file__).resolve().parent.parent / "data" / "icd10cm"
+
+
 @functools.cache
+def _icd_meta() -> dict[str, Any]:
+    return yaml.safe_load((ICD_DIR / "icd10cm_codes.meta.yaml").read_text(encoding="utf-8"))
+
+
 def _icd_reference() -> str:
-    try:
-        ver = metadata.version("simple-icd-10-cm")
-    except metadata.PackageNotFoundError:  # pragma: no cover
-        ver = "unknown"
-    data = Path(icd.__file__).parent / "data"
-    lists = sorted(p.stem.replace("code-list-", "") for p in data.glob("code-list-*.txt"))
-    return f"ICD-10-CM code set {', '.join(lists) or 'bundled'} (simple-icd-10-cm {ver})"
+    meta = _icd_meta()
+    return f"{meta['version']} ({meta['source']})"
 
 
 @functools.cache
-def _icd_lookup(code: str) -> tuple[bool, bool, str, str]:
-    """(exists, billable, display code, hint of billable children) for one code; cached per code."""
-    try:
-        valid = bool(icd.is_valid_item(code))
-    except Exception:  # noqa: BLE001 - the package raises on malformed input
-        valid = False
-    if not valid or icd.is_chapter_or_block(code):
-        return False, False, code, ""
-    leaf = bool(icd.is_leaf(code))
-    hint = ""
-    if not leaf:
-        kids = [k for k in icd.get_descendants(code) if icd.is_leaf(k)]
-        hint = ", ".join(kids[:6]) + (", ..." if len(kids) > 6 else "")
-    return True, leaf, icd.add_dot(code), hint
+def _icd_table() -> pl.DataFrame:
+    """The official code set (data/icd10cm, built from simple-icd-10-cm by scripts/build_icd10cm.py)."""
+    return pl.read_csv(ICD_DIR / "icd10cm_codes.csv", schema={"code": pl.String, "billable": pl.Int8}).with_columns(
+        pl.col("billable").cast(pl.Boolean))
+
+
+def _icd_info(codes: list[str]) -> pl.DataFrame:
+    """code, exists, billable, display (dotted), hint (billable codes under a heading) per distinct code."""
+    table = _icd_table()
+    info = pl.DataFrame({"code": codes}, schema={"code": pl.String}).join(table, on="code", how="left")
+    headings = info.filter(pl.col("billable") == False).get_column("code").to_list()  # noqa: E712
+    hints = {}
+    for h in headings:  # one prefix search per distinct non-billable code, not per line
+        kids = table.filter(pl.col("billable") & pl.col("code").str.starts_with(h)).get_column("code")
+        dotted = [k[:3] + "." + k[3:] for k in kids.head(7).to_list()]
+        hints[h] = ", ".join(dotted[:6]) + (", ..." if len(dotted) > 6 else "")
+    c = pl.col("code")
+    return info.with_columns(
+        pl.col("billable").is_not_null().alias("exists"),
+        pl.col("billable").fill_null(False),
+        pl.when(c.str.len_chars() > 3).then(pl.format("{}.{}", c.str.slice(0, 3), c.str.slice(3)))
+        .otherwise(c).alias("display"),
+        c.replace_strict(hints, default="", return_dtype=pl.String).alias("hint"),
+    )
 
 
 def _classify(code: str, policy_items: tuple) -> tuple[str | None, str | None, str | None, str | None, str | None]:
@@ -626,19 +636,15 @@ def _dx_long(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
         .with_columns(pl.col("dx_col").str.strip_prefix("dx_").cast(pl.Int64).alias("pos"))
     )
     items = _policy_items(ctx)
-    uniq = long["code"].unique().to_list()
-    rows = []
-    for code in uniq:  # one lookup per distinct code (cached); not per line
-        exists, billable, display, hint = _icd_lookup(code)
-        kind, site, group, family, suggested = _classify(code, items)
-        rows.append((code, exists, billable, display, hint, kind, site, group, family, suggested))
-    info = pl.DataFrame(
+    uniq = sorted(long["code"].unique().to_list())
+    rows = [(code, *_classify(code, items)) for code in uniq]  # one per distinct code, not per line
+    kinds = pl.DataFrame(
         rows,
-        schema={"code": pl.String, "exists": pl.Boolean, "billable": pl.Boolean, "display": pl.String,
-                "hint": pl.String, "kind": pl.String, "site": pl.String, "group": pl.String,
+        schema={"code": pl.String, "kind": pl.String, "site": pl.String, "group": pl.String,
                 "family": pl.String, "suggested": pl.String},
         orient="row",
     )
+    info = _icd_info(uniq).join(kinds, on="code", how="left")
     return a, long.join(info, on="code", how="left").sort("line_key", "pos")
 
 
