@@ -21,6 +21,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..rules import catalogue
 from .safety import EXCEL_ROWS_MAX, clean_text_columns, formula_like, safe_sheet_title
+from .sheetxml import PendingRows, splice
 
 DEFAULT_DISPOSITIONS = ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
 FINDINGS_SHEET_COLUMNS = [
@@ -106,9 +107,12 @@ def write_table(wb: Workbook, table: SheetTable) -> list[str]:
                 dv.add(f"{letter}2:{letter}{max(part.height + 1, 2)}")
                 ws.data_validations.append(dv)
         ws.append(_header(ws, part.columns))
-        for row in _rows(ws, part):
-            ws.append(row)
+        _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part))  # rows spliced in by save()
     return titles
+
+
+def _pending(wb: Workbook) -> list[PendingRows]:
+    return wb.__dict__.setdefault("_claims_audit_pending_rows", [])
 
 
 def findings_frame(findings: pl.DataFrame) -> pl.DataFrame:
@@ -213,7 +217,9 @@ def write_summary(wb: Workbook, info: list[tuple[str, object]], inputs: pl.DataF
 
 
 def save(wb: Workbook, path: Path) -> None:
+    """Save with openpyxl, then splice in the data rows of every table (see sheetxml)."""
     wb.save(str(path))
+    splice(Path(path), _pending(wb))
 
 
 def new_workbook() -> Workbook:
