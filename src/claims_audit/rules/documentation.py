@@ -1,7 +1,8 @@
 """APPROACH_MISMATCH, SITE_MISMATCH, DOCUMENTATION_INCOMPLETE, DOCUMENTATION_CONFLICT for 34421 lines.
 
-Input: 34421 lines already classified by :func:`claims_audit.documentation.classify`. The code that would
-fit comes from the crosswalk data file (approach x vessel).
+Input: 34421 lines already classified by :func:`claims_audit.documentation.classify` (doc_* columns). The
+code that would fit comes from the crosswalk data file (documentation/crosswalk.csv: approach x vessel),
+suggested only when the cell names exactly one code and never on a clean line.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..documentation import DATA, Vocabulary, load_vocabulary
+from ..documentation import DATA, NOTE_HISTORY_ONLY, NOTE_NO_REMOVAL, Vocabulary, load_vocabulary
 from . import conform, empty_output
 
 OPEN_LEG = "leg_incision"
@@ -19,9 +20,10 @@ SITES_34421 = ("ivc", "iliac_vein", "femoral_vein", "popliteal_vein")
 WRONG_APPROACHES = ("abdominal", "abdominal_and_leg", "neck", "arm", "percutaneous", "catheter_lysis")
 WRONG_VESSELS = ("calf_vein", "saphenous_vein", "subclavian_vein", "axillary_vein", "upper_body_vein",
                  "visceral_vein", "artery", "dialysis_access")
+CROSSWALK_REF = "documentation crosswalk (data/documentation/crosswalk.csv): {} x {} -> {}"
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def crosswalk(path: Path = DATA / "crosswalk.csv") -> pl.DataFrame:
     return pl.read_csv(path, infer_schema=False).select("approach", "vessel", pl.col("code").alias("_xw"))
 
@@ -30,48 +32,75 @@ def _label(col: str, vocab: Vocabulary) -> pl.Expr:
     return pl.col(col).replace_strict(vocab.labels, default=pl.col(col))
 
 
+def _source(col: str) -> pl.Expr:
+    """ "the abstract" / "the operative note" for the doc_*_evidence column (which says where it came from)."""
+    return (pl.when(pl.col(col).str.starts_with("op note")).then(pl.lit("the operative note"))
+            .otherwise(pl.lit("the abstract")))
+
+
 def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
     """Findings for classified 34421 lines (columns doc_* present)."""
     if lines.height == 0:
         return empty_output()
     vocab = vocab or load_vocabulary()
-    df = lines.join(crosswalk(), left_on=["doc_approach", "doc_vessel"], right_on=["approach", "vessel"],
-                    how="left", maintain_order="left")
-    clean_code = pl.col("_xw").replace("34421", None)
+    for c in ("doc_note_kind", "doc_note_evidence", "doc_conflict"):
+        if c not in lines.columns:
+            lines = lines.with_columns(pl.lit(None, pl.String).alias(c))
+    df = lines.join(crosswalk(vocab.folder / "crosswalk.csv"), left_on=["doc_approach", "doc_vessel"],
+                    right_on=["approach", "vessel"], how="left", maintain_order="left")
+    code = pl.col("_xw").replace("34421", None)
     a_label, v_label = _label("doc_approach", vocab), _label("doc_vessel", vocab)
-    fit = pl.when(clean_code.is_not_null()).then(pl.format(" The documentation fits {}.", clean_code)
-                                                  ).otherwise(pl.lit(""))
+    fit = pl.when(code.is_not_null()).then(pl.format(" The documentation fits {}.", code)).otherwise(pl.lit(""))
+    reference = pl.when(code.is_not_null()).then(
+        pl.format(CROSSWALK_REF, pl.col("doc_approach"), pl.col("doc_vessel"), code))
     parts = []
+
     approach_bad = df.filter(pl.col("doc_approach").is_in(WRONG_APPROACHES))
     parts.append(approach_bad.select(
         "line_key", pl.lit("APPROACH_MISMATCH").alias("rule_id"), pl.lit("error").alias("severity"),
-        pl.format("Documented approach is {}, not a leg incision; 34421 is not supported.{}",
-                  a_label, fit).alias("message"),
-        clean_code.alias("suggested_code"), pl.col("doc_approach_evidence").alias("evidence")))
+        pl.format("The approach documented in {} is {}, not a leg incision; 34421 is not supported.{}",
+                  _source("doc_approach_evidence"), a_label, fit).alias("message"),
+        code.alias("suggested_code"), pl.col("doc_approach_evidence").alias("evidence"),
+        reference.alias("reference")))
+
     site_bad = df.filter(pl.col("doc_vessel").is_in(WRONG_VESSELS))
     parts.append(site_bad.select(
         "line_key", pl.lit("SITE_MISMATCH").alias("rule_id"), pl.lit("error").alias("severity"),
-        pl.format("Documented vessel is {}, not the vena cava, an iliac, femoral or popliteal vein; "
-                  "34421 is not supported.{}", v_label, fit).alias("message"),
-        clean_code.alias("suggested_code"), pl.col("doc_site_evidence").alias("evidence")))
+        pl.format("The vessel documented in {} is {}, not the vena cava, an iliac, femoral or popliteal vein; "
+                  "34421 is not supported.{}", _source("doc_site_evidence"), v_label, fit).alias("message"),
+        code.alias("suggested_code"), pl.col("doc_site_evidence").alias("evidence"),
+        reference.alias("reference")))
+
     no_procedure = pl.col("doc_procedure").fill_null(True).not_()
     incomplete = df.filter((pl.col("doc_approach") == "unknown") | (pl.col("doc_vessel") == "unknown")
                            | no_procedure)
     what = pl.concat_str([
-        pl.when(pl.col("doc_approach") == "unknown").then(pl.lit("the approach is not documented")),
+        pl.when(pl.col("doc_approach") == "unknown").then(pl.lit("the approach (incision) is not documented")),
         pl.when(pl.col("doc_vessel") == "unknown").then(pl.lit("the vessel is not documented")),
-        pl.when(no_procedure).then(pl.lit("the operative note does not describe removal of thrombus")),
+        pl.when(no_procedure & (pl.col("doc_note_kind") == NOTE_NO_REMOVAL))
+        .then(pl.lit("the operative note does not describe removal of thrombus"))
+        .when(no_procedure & (pl.col("doc_note_kind") == NOTE_HISTORY_ONLY))
+        .then(pl.lit("the operative note mentions thrombus removal only as history, a plan or a negation"))
+        .when(no_procedure).then(pl.format("the operative note describes {}, not removal of thrombus in "
+                                           "this procedure", pl.col("doc_note_kind"))),
     ], separator="; ", ignore_nulls=True)
     parts.append(incomplete.select(
         "line_key", pl.lit("DOCUMENTATION_INCOMPLETE").alias("rule_id"), pl.lit("warning").alias("severity"),
-        pl.format("Documentation does not support 34421: {}.", what).alias("message"),
+        pl.format("Documentation does not support 34421: {}. An operative note naming the leg incision, the "
+                  "vein and the thrombus removal would.", what).alias("message"),
         pl.lit(None, pl.String).alias("suggested_code"),
-        pl.concat_str([pl.col("doc_approach_evidence"), pl.col("doc_site_evidence")], separator="; ",
-                      ignore_nulls=True).replace("", None).alias("evidence")))
+        pl.concat_str([pl.when(pl.col("doc_approach") != "unknown").then(pl.col("doc_approach_evidence")),
+                       pl.when(pl.col("doc_vessel") != "unknown").then(pl.col("doc_site_evidence")),
+                       pl.when(no_procedure).then(pl.col("doc_note_evidence"))],
+                      separator="; ", ignore_nulls=True).replace("", None).alias("evidence")))
+
     conflict = df.filter(pl.col("doc_conflict").is_not_null())
     parts.append(conflict.select(
         "line_key", pl.lit("DOCUMENTATION_CONFLICT").alias("rule_id"), pl.lit("review").alias("severity"),
-        pl.lit("The abstracted approach or vessel disagrees with the operative note; confirm which record "
-               "the line was coded from.").alias("message"),
+        pl.format("The abstracted {} disagrees with the operative note; confirm which record the line was "
+                  "coded from (the abstract was used for the other findings).",
+                  pl.when(pl.col("doc_conflict").str.contains("; site:")).then(pl.lit("approach and vessel"))
+                  .when(pl.col("doc_conflict").str.starts_with("site:")).then(pl.lit("vessel"))
+                  .otherwise(pl.lit("approach"))).alias("message"),
         pl.lit(None, pl.String).alias("suggested_code"), pl.col("doc_conflict").alias("evidence")))
     return pl.concat([conform(p) for p in parts])

@@ -1,0 +1,189 @@
+"""Why a 34421 line's documentation reads the way it does: the concepts, evidence, negations and findings.
+
+``claims-audit explain --approach TEXT --site TEXT [--note TEXT]`` is a thin wrapper over
+:func:`explain` and :func:`render`. An analyst uses it to see why a line was flagged and to test a
+vocabulary change (edit a file under ``data/documentation/`` and run it again: the rule-set version
+printed at the top changes with the data).
+
+Everything shown comes from the same code path as the nightly run (``documentation.classify_texts`` and
+``rules.documentation.apply``) on a one-line frame; nothing here is a second implementation of the rules,
+except :func:`negations`, which retraces the cleaning steps to list what they removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from . import documentation as doc
+from .rules import documentation as doc_rules
+from .rules import rules_version
+
+FIELD_NAMES = {doc.APPROACH_FIELD: "approach field", doc.SITE_FIELD: "site field", doc.NOTE_FIELD: "op note"}
+
+
+@dataclass
+class Explanation:
+    inputs: dict[str, str | None]
+    answered: dict[str, bool]                 # field -> False when blank or a non-answer
+    negations: list[dict[str, str]]           # field, step, removed text
+    concepts: dict[str, list[str]]            # where -> concepts found there
+    decision: dict[str, Any]                  # doc_* values
+    findings: list[dict[str, Any]]
+    suggested_code: str | None
+    rules_version: str
+    vocabulary: list[dict[str, Any]] = field(default_factory=list)
+
+
+def negations(text: str | None, vocab: doc.Vocabulary, mode: str = "approach") -> list[tuple[str, str]]:
+    """(step, removed text) for every piece of ``text`` the cleaning of ``mode`` removes or blanks."""
+    if not text:
+        return []
+    out: list[tuple[str, str]] = []
+
+    def found(series_text: str, pattern: str) -> list[str]:
+        frame = pl.DataFrame({"t": [series_text]}, schema={"t": pl.String})
+        return frame.select(pl.col("t").str.extract_all(doc._i(pattern))).item().to_list()
+
+    current = text
+    for step, pattern, repl in vocab.pre_steps:
+        if step != "clause break":
+            out += [(step, m) for m in found(current, pattern)]
+        current = pl.DataFrame({"t": [current]}).select(pl.col("t").str.replace_all(doc._i(pattern), repl)).item()
+    clauses = found(current, doc.CLAUSE_SPLIT) if current else []
+    trigger = vocab.clause_trigger[mode]
+    kept = []
+    for clause in clauses:
+        hits = found(clause, trigger)
+        if hits:
+            out.append((f'whole clause ("{hits[0].strip()}")', clause))
+            kept.append(doc.GAP + clause[len(clause.rstrip(".;:,!?\n\x1f")):])
+        else:
+            kept.append(clause)
+    current = "".join(kept)
+    for step, pattern, repl in vocab.post_steps[mode]:
+        out += [(step, m) for m in found(current, pattern)]
+        current = pl.DataFrame({"t": [current]}).select(pl.col("t").str.replace_all(doc._i(pattern), repl)).item()
+    tidy = [(step, " ".join(t.replace(doc.MARK, "").split()).strip(" ,;:")) for step, t in out]
+    return [(s, t) for s, t in tidy if t and t != "…"]
+
+
+def _flags(row: dict[str, Any], prefix: str, names: list[str]) -> list[str]:
+    return [n for n in names if row.get(f"{prefix}{n}")]
+
+
+def explain(approach: str | None, site: str | None, note: str | None = None,
+            vocab: doc.Vocabulary | None = None) -> Explanation:
+    vocab = vocab or doc.load_vocabulary()
+    inputs = {doc.APPROACH_FIELD: approach, doc.SITE_FIELD: site, doc.NOTE_FIELD: note}
+    keys = pl.DataFrame({k: [v] for k, v in inputs.items()}, schema={k: pl.String for k in inputs})
+    row = doc.classify_texts(keys, vocab, details=True).row(0, named=True)
+    answered = {doc.APPROACH_FIELD: row["_a"] is not None, doc.SITE_FIELD: row["_s"] is not None,
+                doc.NOTE_FIELD: row["_n"] is not None}
+
+    neg: list[dict[str, str]] = []
+    for fld, text in inputs.items():
+        if not answered[fld]:
+            continue
+        seen: set[str] = set()
+        for mode in (("approach", "treated", "vessel") if fld == doc.NOTE_FIELD else ("approach",)):
+            for step, removed in negations(text, vocab, mode):
+                if removed in seen:
+                    continue
+                seen.add(removed)
+                use = "" if mode == "approach" else " - for reading the vessel only"
+                neg.append({"field": FIELD_NAMES[fld], "step": step + use, "removed": removed})
+
+    approach_names = [f"e_{c}" for c in doc.OPEN_SITES] + ["perc", "lysis", "mech", "conv", "generic",
+                                                            *[f"r_{c}" for c in doc.OPEN_SITES], "default"]
+    words = {**{f"e_{c}": f"{c} (incision site)" for c in doc.OPEN_SITES},
+             "perc": "percutaneous wording", "lysis": "catheter lysis wording", "mech": "mechanical device",
+             "conv": "converted to open", "generic": "open-surgery word",
+             **{f"r_{c}": f"{c} (body region)" for c in doc.OPEN_SITES},
+             "default": "leg-incision evidence without a site (venotomy, femoral vein exposure, ...)"}
+    vessels = list(vocab.vessels)
+    concepts = {
+        "approach field": [words[n] for n in _flags(row, "_fa_", approach_names)],
+        "site field": _flags(row, "_vs_", vessels),
+        "op note: approach": [words[n] for n in _flags(row, "_fn_", approach_names)],
+        "op note: vessels in the thrombus-removal sentences": _flags(row, "_vp_", vessels),
+        "op note: vessels named anywhere": _flags(row, "_vn_", vessels),
+        "op note: side weights (thrombus-removal sentences; whole note)": (
+            [f"{where}: left {row[p + 'vl'] * 4 + row[p + 'sl'] * 2 + row[p + 'b']}, "
+             f"right {row[p + 'vr'] * 4 + row[p + 'sr'] * 2 + row[p + 'b']}"
+             for where, p in (("removal sentences", "_sp_"), ("whole note", "_sn_"))]
+            if answered[doc.NOTE_FIELD] else []),
+        "op note: document kinds": [k.kind for k in vocab.kinds if row.get(f"_k_{k.kind}")],
+    }
+    decision = {c: row[c] for c in doc.DOC_COLUMNS}
+    decision["approach from"] = "abstract" if row["_a_abs"] else ("op note" if row["_a_note"] else None)
+    decision["vessel from"] = "abstract" if row["_v_abs"] else ("op note" if row["_v_note"] else None)
+
+    lines = pl.DataFrame({"line_key": [0]}, schema={"line_key": pl.Int64}).with_columns(
+        [pl.lit(row[c], t).alias(c) for c, t in doc.DOC_COLUMNS.items()])
+    found = doc_rules.apply(lines, vocab).sort("rule_id")
+    findings = found.select("rule_id", "severity", "message", "suggested_code", "evidence", "reference").to_dicts()
+    codes = sorted({f["suggested_code"] for f in findings if f["suggested_code"]})
+    return Explanation(inputs=inputs, answered=answered, negations=neg, concepts=concepts, decision=decision,
+                       findings=findings, suggested_code=", ".join(codes) or None,
+                       rules_version=rules_version(), vocabulary=doc.describe_files(vocab))
+
+
+def render(e: Explanation) -> str:
+    """The explanation as plain text for a terminal."""
+    out: list[str] = [f"claims-audit explain - rule set {e.rules_version}"]
+    out.append("vocabulary: " + "; ".join(f"{v['file']} {v['version']} (effective {v['effective']})"
+                                          for v in e.vocabulary))
+    out.append("")
+    out.append("Input")
+    for fld, text in e.inputs.items():
+        shown = "(blank)" if text is None or not text.strip() else f'"{" ".join(text.split())}"'
+        note = "" if e.answered[fld] or text is None or not text.strip() else "  <- a non-answer: ignored"
+        out.append(f"  {fld}: {shown}{note}")
+    out.append("")
+    out.append("Negations and exclusions applied")
+    if e.negations:
+        for n in e.negations:
+            out.append(f'  {n["field"]}: removed "{n["removed"]}"  [{n["step"]}]')
+    else:
+        out.append("  (none)")
+    out.append("")
+    out.append("Concepts found")
+    for where, found in e.concepts.items():
+        if found or not where.startswith("op note") or e.answered[doc.NOTE_FIELD]:
+            out.append(f"  {where}: {', '.join(found) if found else '(none)'}")
+    out.append("")
+    d = e.decision
+    out.append("Decision")
+    source = f"  (from the {d['approach from']})" if d["approach from"] else ""
+    out.append(f"  approach: {d['doc_approach']}{source}")
+    if d["doc_approach_evidence"]:
+        out.append(f"    evidence: {d['doc_approach_evidence']}")
+    source = f"  (from the {d['vessel from']})" if d["vessel from"] else ""
+    out.append(f"  vessel:   {d['doc_vessel']}{source}")
+    if d["doc_site_evidence"]:
+        out.append(f"    evidence: {d['doc_site_evidence']}")
+    out.append(f"  side:     {d['doc_side'] or '(not documented)'}")
+    if d["doc_procedure"] is not None:
+        described = "yes" if d["doc_procedure"] else f"no - the note describes {d['doc_note_kind']}"
+        out.append(f"  thrombus removal described in the op note: {described}")
+        if d["doc_note_evidence"]:
+            out.append(f"    evidence: {d['doc_note_evidence']}")
+    if d["doc_conflict"]:
+        out.append(f"  abstract vs op note: {d['doc_conflict']}")
+    out.append("")
+    out.append("Findings that would be raised")
+    if e.findings:
+        for f in e.findings:
+            out.append(f"  {f['rule_id']} ({f['severity']}): {f['message']}")
+            if f["evidence"]:
+                out.append(f"    evidence: {f['evidence']}")
+            if f["reference"]:
+                out.append(f"    reference: {f['reference']}")
+    else:
+        out.append("  (none: the documentation supports 34421)")
+    out.append("")
+    out.append(f"Suggested code: {e.suggested_code or '(none)'}")
+    return "\n".join(out)
