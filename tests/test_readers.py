@@ -332,3 +332,15 @@ def test_large_regular_file_takes_the_fast_path(tmp_path, monkeypatch):
     assert raw.rows_read == 3000 and v.rows_rejected == 0
     assert raw.frame.get_column("source_row").to_list() == list(range(2, 3002))
     assert raw.frame.schema["claim_id"] == pl.String
+
+
+def test_utf16_file_cut_inside_its_last_character(tmp_path):
+    data = csv_text([good(1), good(2)]).encode("utf-16")[:-3]  # cut mid code unit
+    raw, v = _checked(write_bytes(tmp_path / "cut16.csv", data))
+    assert _col(raw, "claim_id") == ["C1"] and raw.structural.get_column("source_row").to_list() == [3]
+
+
+def test_utf16_with_garbage_is_rejected_not_garbled(tmp_path):
+    data = codecs.BOM_UTF16_LE + "claim_id".encode("utf-16-le") + b"\x00\xd8\x41\x00" + b"x\x00" * 10
+    with pytest.raises(FileRejected, match="utf-16 text but cannot be decoded"):
+        _read(write_bytes(tmp_path / "bad16.csv", data))

@@ -235,7 +235,9 @@ class _NotUtf8(Exception):
 def _transcode(data: bytes, encoding: str) -> bytes:
     try:
         return data.decode(encoding).encode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        if exc.end == len(data) and exc.start >= len(data) - 3:  # a file cut inside its last character
+            return _transcode(data[: exc.start], encoding)
         raise FileRejected(f"file looks like {encoding} text but cannot be decoded as such") from None
 
 
