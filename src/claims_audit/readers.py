@@ -306,6 +306,13 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             raise _NotUtf8() from None
         return _parse_with_csv_module(source, header, delimiter, encoding)  # irregular quoting
+    if _well_formed(source, body, len(header), delimiter):
+        n = body.height
+        counts = pl.DataFrame({"fields": pl.repeat(len(header), n, dtype=pl.Int64, eager=True),
+                               "blank": pl.repeat(False, n, eager=True),
+                               "unterminated": pl.repeat(False, n, eager=True)})
+        header = ["" if v is None else v for v in body.row(0)[: len(header)]]
+        return _assemble(body, counts, header, delimiter, encoding)
     counts = _field_counts(source, delimiter)
     if (counts is None or counts.height != body.height or counts.height == 0
             or counts.item(0, "fields") != len(header) or not _aligned(body, counts, delimiter)):
@@ -313,6 +320,31 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
     # the header as this parse sees it (a lone CR inside it is text here, as in every other record)
     header = ["" if v is None else v for v in body.row(0)[: len(header)]]
     return _assemble(body, counts.drop("first"), header, delimiter, encoding)
+
+
+def _well_formed(source: Path | bytes, body: pl.DataFrame, n: int, delimiter: str) -> bool:
+    """Cheap proof that every record has exactly the header's n fields, so the line pass can be skipped.
+
+    No record has more than n fields (the spare column is empty), and the separators in the file number
+    exactly (n - 1) per record plus those inside quoted cell values: any short record, blank line,
+    unterminated quote or merged record breaks the equality, and the careful line pass runs instead.
+    """
+    if body.height == 0 or body.get_column(f"__c{n}").null_count() != body.height:
+        return False
+    sep = delimiter.encode()
+    if isinstance(source, bytes):
+        in_file, quotes = source.count(sep), source.count(b'"')
+    else:
+        in_file = quotes = 0
+        with source.open("rb") as fh:
+            while chunk := fh.read(1 << 24):
+                in_file += chunk.count(sep)
+                quotes += chunk.count(b'"')
+    in_cells = 0
+    if quotes:
+        sums = body.select(pl.col(f"__c{i}").str.count_matches(delimiter, literal=True).sum() for i in range(n))
+        in_cells = int(sum(v or 0 for v in sums.row(0)))
+    return in_file == body.height * (n - 1) + in_cells
 
 
 _LINE_SEPARATORS = ("\x1f", "\x1e", "\x1d", "\x1c", "\x01", "\x02", "\x03")
