@@ -344,3 +344,22 @@ def test_utf16_with_garbage_is_rejected_not_garbled(tmp_path):
     data = codecs.BOM_UTF16_LE + "claim_id".encode("utf-16-le") + b"\x00\xd8\x41\x00" + b"x\x00" * 10
     with pytest.raises(FileRejected, match="utf-16 text but cannot be decoded"):
         _read(write_bytes(tmp_path / "bad16.csv", data))
+
+
+def test_a_long_and_a_short_row_do_not_cancel_out(tmp_path):
+    # one row with an extra empty field, one with a field missing: the file has exactly as many
+    # separators as a well-formed one, yet both rows are broken and must be rejected on their own rows
+    rows = [row_text(good(1)), row_text(good(2)) + ",", ",".join(row_text(good(3)).split(",")[:15]),
+            row_text(good(4)) + ",,x", ",".join(row_text(good(5)).split(",")[:14]), row_text(good(6))]
+    raw, v = _checked(write_bytes(tmp_path / "cancel.csv", header_text() + "\n" + "\n".join(rows) + "\n"))
+    assert _col(raw, "claim_id") == ["C1", "C6"]
+    assert raw.structural.select("source_row", "problem").rows() == [
+        (3, "row has 17 fields, the header has 16"), (4, "row has 15 fields, the header has 16"),
+        (5, "row has 18 fields, the header has 16"), (6, "row has 14 fields, the header has 16")]
+
+
+def test_blank_line_and_trailing_separator_do_not_cancel_out(tmp_path):
+    text = header_text() + "\n" + row_text(good(1)) + ",\n\n" + row_text(good(2)) + "\n"
+    raw, v = _checked(write_bytes(tmp_path / "cancel2.csv", text))
+    assert _col(raw, "claim_id") == ["C2"] and _col(raw, "source_row") == [4] and raw.blank_lines == 1
+    assert raw.structural.get_column("source_row").to_list() == [2]

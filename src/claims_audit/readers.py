@@ -293,25 +293,43 @@ def _detect_delimiter(first_line: str, suffix: str) -> str:
     return best
 
 
-def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encoding: str) -> _Parsed:
-    """Parse with polars; check every record's field count with a vectorised pass over raw lines."""
-    width = len(header) + 1  # one spare column catches rows with too many fields
-    names = [f"__c{i}" for i in range(width)]
+def _polars_read(source: Path | bytes, width: int, delimiter: str, ragged: bool) -> pl.DataFrame:
     src = source if isinstance(source, Path) else io.BytesIO(source)
-    try:
-        body = pl.read_csv(src, has_header=False, separator=delimiter, quote_char='"',
-                           schema={n: pl.String for n in names}, missing_columns="insert",
-                           truncate_ragged_lines=True, infer_schema=False, raise_if_empty=False)
+    return pl.read_csv(src, has_header=False, separator=delimiter, quote_char='"',
+                       schema={f"__c{i}": pl.String for i in range(width)}, missing_columns="insert",
+                       truncate_ragged_lines=ragged, infer_schema=False, raise_if_empty=False)
+
+
+def _utf8_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "utf-8" in text or "utf8" in text
+
+
+def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encoding: str) -> _Parsed:
+    """Parse with polars; prove every record has the header's number of fields, or count each record's
+    fields with a vectorised pass over the raw lines; irregular files go to the exact parser."""
+    n = len(header)
+    strict = True
+    try:  # strict: polars refuses a record with more than n fields, even when the extra ones are empty
+        body = _polars_read(source, n, delimiter, ragged=False)
     except pl.exceptions.PolarsError as exc:
-        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
+        if _utf8_error(exc):
             raise _NotUtf8() from None
-        return _parse_with_csv_module(source, header, delimiter, encoding)  # irregular quoting
-    if _well_formed(source, body, len(header), delimiter):
-        n = body.height
-        counts = pl.DataFrame({"fields": pl.repeat(len(header), n, dtype=pl.Int64, eager=True),
-                               "blank": pl.repeat(False, n, eager=True),
-                               "unterminated": pl.repeat(False, n, eager=True)})
-        header = ["" if v is None else v for v in body.row(0)[: len(header)]]
+        if "more fields" not in str(exc):
+            return _parse_with_csv_module(source, header, delimiter, encoding)  # irregular quoting
+        strict = False
+        try:  # some records are too long: a spare column keeps them apart, the line pass counts them
+            body = _polars_read(source, n + 1, delimiter, ragged=True)
+        except pl.exceptions.PolarsError as exc2:
+            if _utf8_error(exc2):
+                raise _NotUtf8() from None
+            return _parse_with_csv_module(source, header, delimiter, encoding)
+    if strict and _well_formed(source, body, n, delimiter):
+        rows = body.height
+        counts = pl.DataFrame({"fields": pl.repeat(n, rows, dtype=pl.Int64, eager=True),
+                               "blank": pl.repeat(False, rows, eager=True),
+                               "unterminated": pl.repeat(False, rows, eager=True)})
+        header = ["" if v is None else v for v in body.row(0)[:n]]
         return _assemble(body, counts, header, delimiter, encoding)
     counts = _field_counts(source, delimiter)
     if (counts is None or counts.height != body.height or counts.height == 0
@@ -325,11 +343,11 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
 def _well_formed(source: Path | bytes, body: pl.DataFrame, n: int, delimiter: str) -> bool:
     """Cheap proof that every record has exactly the header's n fields, so the line pass can be skipped.
 
-    No record has more than n fields (the spare column is empty), and the separators in the file number
-    exactly (n - 1) per record plus those inside quoted cell values: any short record, blank line,
-    unterminated quote or merged record breaks the equality, and the careful line pass runs instead.
+    The strict parse proved that no record has more than n fields; if the separators in the file number
+    exactly (n - 1) per record plus those inside quoted cell values, no record can have fewer either
+    (a short record or a blank line would leave the count short, and nothing can make up for it).
     """
-    if body.height == 0 or body.get_column(f"__c{n}").null_count() != body.height:
+    if body.height == 0:
         return False
     sep = delimiter.encode()
     if isinstance(source, bytes):
@@ -509,7 +527,8 @@ def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimit
     body = pl.concat([body, info], how="horizontal").with_row_index(ROW, offset=1)
     body = body.with_columns(pl.col(ROW).cast(pl.Int64)).slice(1)  # drop the header record
     blank_lines = body.select(pl.col("blank").sum()).item() or 0
-    body = body.filter(~pl.col("blank"))
+    if blank_lines:  # filters copy every column's cell views: only when there is something to drop
+        body = body.filter(~pl.col("blank"))
     broken = pl.col("unterminated") | (pl.col("fields") != n)
     bad = body.filter(broken)
     structural = [
@@ -517,7 +536,8 @@ def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimit
          f"row has {fields} fields, the header has {n}")
         for row, fields, unterminated in bad.select(ROW, "fields", "unterminated").iter_rows()
     ]
-    body = body.filter(~broken)
+    if bad.height:
+        body = body.filter(~broken)
     body = body.select(ROW, *[f"__c{i}" for i in range(n)])
     return _Parsed(header, body, structural, encoding, delimiter, int(blank_lines))
 
