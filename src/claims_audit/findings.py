@@ -41,13 +41,16 @@ def _dotted(col: str) -> pl.Expr:
                                                 ).otherwise(c)
 
 
-def assemble(lines: pl.DataFrame, output: pl.DataFrame) -> pl.DataFrame:
-    """Join rule output to its lines and order the findings deterministically."""
-    doc_cols = [c for c in ("doc_approach", "doc_vessel", "doc_side") if c in lines.columns]
+def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Join rule output to its lines (and the documentation classification of 34421 lines, `doc`), and
+    order the findings deterministically."""
+    doc_cols = [c for c in ("doc_approach", "doc_vessel", "doc_side") if doc is not None and c in doc.columns]
     keep = ["line_key", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
             "service_date", "procedure_code", "units", "documented_approach", "documented_site", "op_note",
-            *MODIFIERS, *DX, *doc_cols]
+            *MODIFIERS, *DX]
     df = output.join(lines.select(keep), on="line_key", how="left")
+    if doc_cols:
+        df = df.join(doc.select("line_key", *doc_cols), on="line_key", how="left")
     for c in ("doc_approach", "doc_vessel", "doc_side"):
         if c not in df.columns:
             df = df.with_columns(pl.lit(None, pl.String).alias(c))

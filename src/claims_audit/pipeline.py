@@ -107,14 +107,13 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     if progress:
         progress("applying rules", len(inputs), len(inputs))
     lines = _concat_lines(frames, layout)
-    lines, output = apply_rules(lines, rule_config)
-    n_target = lines.select((pl.col("procedure_code") == TARGET_CODE).sum()).item()
-    findings = assemble(lines, output)
+    doc, output = apply_rules(lines, rule_config)
+    findings = assemble(lines, output, doc)
     rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_COLUMNS)
     result = AuditResult(
         run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
-        rejected=rejected_all, lines_34421=n_target, rule_config=rule_config,
+        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config,
         rule_config_path=rule_config_path)
     reconcile(result, lines.height)
     return result
@@ -170,17 +169,18 @@ def apply_rules(lines: pl.DataFrame, config: dict[str, Any] | None = None
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every rule over the whole run.
 
-    Returns the lines with the documentation classification (doc_* columns, null except on 34421 lines)
-    and the configured rule output.
+    Returns the documentation classification of the 34421 lines (line_key + doc_* columns) and the
+    configured rule output. The whole-run `lines` frame is never copied: the classification is joined
+    only where it is needed (the claim-edit scope, the findings).
     """
     target = lines.filter(pl.col("procedure_code") == TARGET_CODE)
     classified = documentation.classify(target)
-    doc_cols = [c for c in classified.columns if c.startswith("doc_")]
-    lines = lines.join(classified.select("line_key", *doc_cols), on="line_key", how="left",
-                       maintain_order="left")
-    outputs = [doc_rules.apply(classified), claim_edits.apply(_claim_edit_scope(lines), config)]
+    doc = classified.select("line_key", *[c for c in classified.columns if c.startswith("doc_")])
+    scope = _claim_edit_scope(lines).join(doc.select("line_key", "doc_side"), on="line_key", how="left",
+                                          maintain_order="left")
+    outputs = [doc_rules.apply(classified), claim_edits.apply(scope, config)]
     output = pl.concat([conform(o) for o in outputs])
-    return lines, configure(output, config)
+    return doc, configure(output, config)
 
 
 def _claim_edit_scope(lines: pl.DataFrame) -> pl.DataFrame:
@@ -191,8 +191,8 @@ def _claim_edit_scope(lines: pl.DataFrame) -> pl.DataFrame:
     """
     policy = ruledata_cms.policy()
     family = sorted({str(c) for c in policy["audited_codes"]} | {str(c) for c in policy.get("family_codes", [])})
-    members = lines.filter(pl.col("procedure_code").is_in(family)).select("member_id").unique()
-    return lines.join(members, on="member_id", how="semi", maintain_order="left")
+    members = lines.filter(pl.col("procedure_code").is_in(family)).get_column("member_id").unique()
+    return lines.filter(pl.col("member_id").is_in(members.implode()))
 
 
 def configure(output: pl.DataFrame, config: dict[str, Any] | None) -> pl.DataFrame:
