@@ -363,3 +363,14 @@ def test_blank_line_and_trailing_separator_do_not_cancel_out(tmp_path):
     raw, v = _checked(write_bytes(tmp_path / "cancel2.csv", text))
     assert _col(raw, "claim_id") == ["C2"] and _col(raw, "source_row") == [4] and raw.blank_lines == 1
     assert raw.structural.get_column("source_row").to_list() == [2]
+
+
+def test_data_that_says_utf8_is_not_an_encoding_problem(tmp_path):
+    # polars' error message quotes the data; a cell reading "UTF8" must not pass for an encoding error
+    text = '"' + csv_text([good(1, claim_id="UTF8"), good(2, documented_site="utf-8 text")])
+    with pytest.raises(FileRejected, match="missing required columns") as exc:  # one big quoted field
+        _read(write_bytes(tmp_path / "quoted-header.csv", text))
+    assert "unexpected" not in exc.value.reason
+    p = write_bytes(tmp_path / "stray.csv", csv_text([good(1, claim_id="UTF8")]) + 'C2,"utf8 cut')
+    raw, v = _checked(p)
+    assert raw.encoding == "utf-8" and _col(raw, "claim_id") == ["UTF8"]

@@ -225,7 +225,11 @@ def _read_delimited(path: Path, suffix: str) -> _Parsed:
     except _NotUtf8:
         data = path.read_bytes() if isinstance(source, Path) else source
         text, enc = _decode_legacy(data)
-        return _parse_body(text.encode("utf-8"), header, delimiter, enc)
+        utf8 = text.encode("utf-8")
+        try:
+            return _parse_body(utf8, header, delimiter, enc)
+        except _NotUtf8:  # cannot happen (the text is UTF-8 now); never let it escape
+            return _parse_with_csv_module(utf8, header, delimiter, enc)
 
 
 class _NotUtf8(Exception):
@@ -300,9 +304,24 @@ def _polars_read(source: Path | bytes, width: int, delimiter: str, ragged: bool)
                        truncate_ragged_lines=ragged, infer_schema=False, raise_if_empty=False)
 
 
-def _utf8_error(exc: Exception) -> bool:
+def _utf8_error(exc: Exception, source: Path | bytes) -> bool:
+    """Polars failed because the text is not UTF-8. Its message is only a hint (it quotes the data, which
+    may itself say "utf8"): the bytes are checked."""
     text = str(exc).lower()
-    return "utf-8" in text or "utf8" in text
+    if "utf-8" not in text and "utf8" not in text:
+        return False
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        if isinstance(source, bytes):
+            decoder.decode(source, final=True)
+        else:
+            with source.open("rb") as fh:
+                while chunk := fh.read(1 << 24):
+                    decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encoding: str) -> _Parsed:
@@ -313,7 +332,7 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
     try:  # strict: polars refuses a record with more than n fields, even when the extra ones are empty
         body = _polars_read(source, n, delimiter, ragged=False)
     except pl.exceptions.PolarsError as exc:
-        if _utf8_error(exc):
+        if _utf8_error(exc, source):
             raise _NotUtf8() from None
         if "more fields" not in str(exc):
             return _parse_with_csv_module(source, header, delimiter, encoding)  # irregular quoting
@@ -321,7 +340,7 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
         try:  # some records are too long: a spare column keeps them apart, the line pass counts them
             body = _polars_read(source, n + 1, delimiter, ragged=True)
         except pl.exceptions.PolarsError as exc2:
-            if _utf8_error(exc2):
+            if _utf8_error(exc2, source):
                 raise _NotUtf8() from None
             return _parse_with_csv_module(source, header, delimiter, encoding)
     if strict and _well_formed(source, body, n, delimiter):
