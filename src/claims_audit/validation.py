@@ -53,10 +53,22 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
     lines = pl.DataFrame([frame.get_column(ROW), *typed.values()])
     if bad_rows.len():
         lines = lines.filter(~pl.col(ROW).is_in(bad_rows.implode()))
+    lines = _without_empty_chunks(lines)
     rejected = pl.concat([raw.structural.select(REJECTED_COLUMNS.keys()).cast(REJECTED_COLUMNS), cells])
     rejected = rejected.sort(ROW, "column", nulls_last=False, maintain_order=True)
     rows_rejected = raw.structural.height + bad_rows.len()
     return Validated(lines, rejected, rows_rejected)
+
+
+def _without_empty_chunks(frame: pl.DataFrame) -> pl.DataFrame:
+    """Row filters (here and in the reader) can leave empty chunks inside a column, and some polars 2.1
+    kernels panic on them (`pl.format("x{}", col)` does: "assertion failed: i < self.len()"). Only the
+    columns concerned are rechunked; an ordinary file has none, so it costs nothing there."""
+    cols = frame.get_columns()
+    fixed = [c.rechunk() if c.n_chunks() > 1 and any(k.len() == 0 for k in c.get_chunks()) else c for c in cols]
+    if all(a is b for a, b in zip(fixed, cols)):
+        return frame
+    return pl.DataFrame(fixed)
 
 
 def _ok(spec: ColumnSpec) -> pl.Expr:
