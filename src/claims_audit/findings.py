@@ -24,14 +24,17 @@ FINDING_COLUMNS = [
 SEVERITY_ORDER = {"error": 0, "warning": 1, "review": 2, "info": 3}
 
 
-def _digest(values: list[str | None], size: int) -> list[str]:
-    return [hashlib.sha256((v or "").encode("utf-8")).hexdigest()[:size] for v in values]
+def _digest_utf8(values: list[bytes | None], size: int) -> list[str]:
+    sha256 = hashlib.sha256
+    return [sha256(v or b"").hexdigest()[:size] for v in values]
 
 
 def stable_hash(expr: pl.Expr, size: int = 16) -> pl.Expr:
-    """SHA-256 of a string column (stable across polars versions, unlike Expr.hash)."""
-    return expr.map_batches(lambda s: pl.Series(_digest(s.to_list(), size), dtype=pl.String),
-                            return_dtype=pl.String)
+    """SHA-256 of a string column (stable across polars versions, unlike Expr.hash); null hashes as ""."""
+    # the UTF-8 bytes straight from polars (no Python str decoded and encoded again)
+    return expr.map_batches(
+        lambda s: pl.Series(_digest_utf8(s.cast(pl.String).cast(pl.Binary).to_list(), size), dtype=pl.String),
+        return_dtype=pl.String)
 
 
 def _dotted(col: str) -> pl.Expr:
@@ -41,6 +44,25 @@ def _dotted(col: str) -> pl.Expr:
                                                 ).otherwise(c)
 
 
+def _with_lines(output: pl.DataFrame, lines: pl.DataFrame, keep: list[str]) -> pl.DataFrame:
+    """`output` left-joined to the `keep` columns of its lines (on line_key).
+
+    When line_key is the row position in `lines` (as the pipeline builds it), the lines are gathered by
+    position: the same rows as the join, without hashing the whole run's frame."""
+    keys = output.get_column("line_key")
+    n = lines.height
+    positional = (
+        not set(keep[1:]) & set(output.columns)
+        and keys.null_count() == 0
+        and (keys.len() == 0 or (keys.min() >= 0 and keys.max() < n))
+        and lines.get_column("line_key").null_count() == 0
+        and lines.select((pl.col("line_key") == pl.int_range(pl.len(), dtype=pl.Int64)).all()).item()
+    )
+    if not positional:
+        return output.join(lines.select(keep), on="line_key", how="left")
+    return output.hstack(lines.select(pl.col(keep[1:]).gather(keys)).get_columns())
+
+
 def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None = None) -> pl.DataFrame:
     """Join rule output to its lines (and the documentation classification of 34421 lines, `doc`), and
     order the findings deterministically."""
@@ -48,7 +70,7 @@ def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None
     keep = ["line_key", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
             "service_date", "procedure_code", "units", "documented_approach", "documented_site", "op_note",
             *MODIFIERS, *DX]
-    df = output.join(lines.select(keep), on="line_key", how="left")
+    df = _with_lines(output, lines, keep)
     if doc_cols:
         df = df.join(doc.select("line_key", *doc_cols), on="line_key", how="left")
     for c in ("doc_approach", "doc_vessel", "doc_side"):
@@ -72,7 +94,8 @@ def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None
     df = df.sort(["source_file", "source_row", "_sev", "rule_id", "related_claim_id", "related_line_number"],
                  nulls_last=True, maintain_order=True)
     # the same claim line can appear twice in one run (e.g. in two files): keep ids unique and stable
-    n = pl.col("finding_id").cum_count().over("finding_id")
-    df = df.with_columns(pl.when(n > 1).then(pl.format("{}-{}", pl.col("finding_id"), n))
-                         .otherwise(pl.col("finding_id")).alias("finding_id"))
+    if df.get_column("finding_id").is_duplicated().any():
+        n = pl.col("finding_id").cum_count().over("finding_id")
+        df = df.with_columns(pl.when(n > 1).then(pl.format("{}-{}", pl.col("finding_id"), n))
+                             .otherwise(pl.col("finding_id")).alias("finding_id"))
     return df.select(FINDING_COLUMNS)

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from . import __version__, documentation, ruledata_cms
+from . import __version__, documentation
 from .errors import ExitCode, FileRejected, ReconciliationError
 from .findings import assemble
 from .readers import ROW, InputFile, discover, read, sha256
@@ -170,29 +170,17 @@ def apply_rules(lines: pl.DataFrame, config: dict[str, Any] | None = None
     """Every rule over the whole run.
 
     Returns the documentation classification of the 34421 lines (line_key + doc_* columns) and the
-    configured rule output. The whole-run `lines` frame is never copied: the classification is joined
-    only where it is needed (the claim-edit scope, the findings).
+    configured rule output. The whole-run `lines` frame is never copied: the claim edits select their
+    own few rows and columns from it (see `rules.claim_edits.apply`), and the classification is joined
+    only where it is needed (the audited lines of the edits, the findings).
     """
     target = lines.filter(pl.col("procedure_code") == TARGET_CODE)
     classified = documentation.classify(target)
     doc = classified.select("line_key", *[c for c in classified.columns if c.startswith("doc_")])
-    scope = _claim_edit_scope(lines).join(doc.select("line_key", "doc_side"), on="line_key", how="left",
-                                          maintain_order="left")
-    outputs = [doc_rules.apply(classified), claim_edits.apply(scope, config)]
+    outputs = [doc_rules.apply(classified),
+               claim_edits.apply(lines, config, doc=doc.select("line_key", "doc_side"))]
     output = pl.concat([conform(o) for o in outputs])
     return doc, configure(output, config)
-
-
-def _claim_edit_scope(lines: pl.DataFrame) -> pl.DataFrame:
-    """Only members with a line of the code family can trigger a claim-level edit: keep their lines.
-
-    Every edit pairs a family-code line with lines of the same member, so this is exact, and it keeps
-    the joins and windows of the edits small on a nightly extract of millions of lines.
-    """
-    policy = ruledata_cms.policy()
-    family = sorted({str(c) for c in policy["audited_codes"]} | {str(c) for c in policy.get("family_codes", [])})
-    members = lines.filter(pl.col("procedure_code").is_in(family)).get_column("member_id").unique()
-    return lines.filter(pl.col("member_id").is_in(members.implode()))
 
 
 def configure(output: pl.DataFrame, config: dict[str, Any] | None) -> pl.DataFrame:

@@ -20,7 +20,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..rules import catalogue
-from .safety import EXCEL_ROWS_MAX, clean_text_columns, formula_like, safe_sheet_title
+from .safety import (CONTROL_CHARS, EXCEL_CELL_MAX, EXCEL_ROWS_MAX, NON_CHARACTERS, clean_text_columns,
+                     formula_like, safe_sheet_title)
 from .sheetxml import PendingRows, splice
 
 DEFAULT_DISPOSITIONS = ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
@@ -84,9 +85,27 @@ def _size_columns(ws, frame: pl.DataFrame) -> None:
         ws.column_dimensions[get_column_letter(i)].width = width
 
 
+def _clean(frame: pl.DataFrame) -> pl.DataFrame:
+    """`clean_text_columns`, applied only to the text columns holding something it changes (a control
+    character or non-character, or text that may pass the cell limit): the others are left as they are,
+    which is what it would return for them, without rewriting every string."""
+    text = [c for c, t in frame.schema.items() if t == pl.String]
+    if not text or frame.height == 0:
+        return frame
+    # UTF-8 bytes >= characters + astral characters (4 bytes each, counted 2), so within the limit
+    # in bytes means within it for truncate()
+    flags = frame.select([(pl.col(c).str.contains_any(CONTROL_CHARS + NON_CHARACTERS).any()
+                           | (pl.col(c).str.len_bytes().max() > EXCEL_CELL_MAX)).fill_null(False).alias(c)
+                          for c in text]).row(0)
+    dirty = [c for c, f in zip(text, flags) if f]
+    if not dirty:
+        return frame
+    return frame.with_columns(clean_text_columns(frame.select(dirty)).get_columns())
+
+
 def write_table(wb: Workbook, table: SheetTable) -> list[str]:
     """Write a table over as many sheets as it needs; returns the sheet titles used."""
-    frame = clean_text_columns(table.frame)
+    frame = _clean(table.frame)
     titles = []
     chunks = max(1, -(-frame.height // DATA_ROWS_PER_SHEET))
     for k in range(chunks):

@@ -41,34 +41,43 @@ def _escape(e: pl.Expr) -> pl.Expr:
 
 
 def _cell(name: str, dtype: pl.DataType, letter: str, date_style: int) -> pl.Expr:
+    """One cell's XML per row, or "" where the value is null (or NaN/inf: no Excel value), never null
+    (it would null the row). Built with concat_str, which is null as soon as the value part is."""
     c = pl.col(name)
-    ref = f'<c r="{letter}{{}}"'
+    head = [pl.lit(f'<c r="{letter}'), pl.col("__r")]  # __r: the row number as text
+    text = '" t="inlineStr"><is><t xml:space="preserve">'
     if dtype == pl.String:
-        xml = pl.format(ref + ' t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>', pl.col("__r"),
-                        _escape(c))
+        parts = [pl.lit(text), _escape(c), pl.lit("</t></is></c>")]
     elif dtype == pl.Date:
         serial = (c - pl.lit(EXCEL_EPOCH)).dt.total_days()
-        xml = pl.format(ref + f' s="{date_style}" t="n"><v>{{}}</v></c>', pl.col("__r"), serial)
+        parts = [pl.lit(f'" s="{date_style}" t="n"><v>'), serial.cast(pl.String), pl.lit("</v></c>")]
     elif dtype == pl.Boolean:
-        xml = pl.format(ref + ' t="b"><v>{}</v></c>', pl.col("__r"), c.cast(pl.Int8))
+        parts = [pl.lit('" t="b"><v>'), c.cast(pl.Int8).cast(pl.String), pl.lit("</v></c>")]
     elif dtype.is_numeric():
-        finite = c.is_finite() if dtype.is_float() else pl.lit(True)
-        xml = pl.when(finite).then(pl.format(ref + ' t="n"><v>{}</v></c>', pl.col("__r"), c))
+        value = pl.when(c.is_finite()).then(c) if dtype.is_float() else c
+        parts = [pl.lit('" t="n"><v>'), value.cast(pl.String), pl.lit("</v></c>")]
     else:
-        xml = pl.format(ref + ' t="inlineStr"><is><t xml:space="preserve">{}</t></is></c>', pl.col("__r"),
-                        _escape(c.cast(pl.String)))
-    # a cell that is null, or NaN/inf (no Excel value), is left out; never null: it would null the row
-    return pl.when(c.is_not_null()).then(xml).otherwise(pl.lit("")).fill_null("")
+        parts = [pl.lit(text), _escape(c.cast(pl.String)), pl.lit("</t></is></c>")]
+    return pl.concat_str([*head, *parts]).fill_null("")
+
+
+def _rows_binary(frame: pl.DataFrame, date_style: int, first_row: int) -> bytes:
+    """The <row> elements of a frame as UTF-8 bytes (no Python str in between)."""
+    if frame.height == 0:
+        return b""
+    nulls = frame.null_count().row(0)
+    cells = [_cell(n, t, get_column_letter(i + 1), date_style).alias(f"__c{i}")  # an empty column: no cells
+             for i, ((n, t), k) in enumerate(zip(frame.schema.items(), nulls)) if k < frame.height]
+    # cells first (one expression per column, run in parallel), then one row string each
+    cells_df = frame.with_row_index("__r", offset=first_row).select(pl.col("__r").cast(pl.String), *cells)
+    rows = cells_df.select(pl.concat_str([pl.lit('<row r="'), pl.col("__r"), pl.lit('">'),
+                                          *[pl.col(c) for c in cells_df.columns[1:]], pl.lit("</row>")]))
+    return rows.to_series().str.join("").cast(pl.Binary).item()
 
 
 def rows_xml(frame: pl.DataFrame, date_style: int, first_row: int = 2) -> str:
     """The <row> elements of a frame, one per frame row, numbered from `first_row`."""
-    if frame.height == 0:
-        return ""
-    cells = [_cell(n, t, get_column_letter(i + 1), date_style) for i, (n, t) in enumerate(frame.schema.items())]
-    rows = frame.with_row_index("__r", offset=first_row).select(
-        pl.concat_str([pl.format('<row r="{}">', pl.col("__r")), *cells, pl.lit("</row>")]).alias("x"))
-    return rows.get_column("x").str.join("").item()
+    return _rows_binary(frame, date_style, first_row).decode("utf-8")
 
 
 def _date_style(styles_xml: bytes) -> tuple[int, bytes]:
@@ -134,21 +143,29 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
                     if item.filename == "xl/styles.xml":
                         data = styles
                     elif item.filename in by_part:
-                        data = _insert_rows(data, rows_xml(by_part[item.filename].frame, date_style))
+                        rows = _rows_binary(by_part[item.filename].frame, date_style, 2)
+                        pieces = _insert_rows(data, rows)
+                        item.compress_type, item._compresslevel = zipfile.ZIP_DEFLATED, 1
+                        item.file_size = sum(len(p) for p in pieces)
+                        with out.open(item, "w") as dest:  # streamed: the sheet is never joined in memory
+                            for p in pieces:
+                                dest.write(p)
+                        continue
                     out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
             shutil.move(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
 
 
-def _insert_rows(sheet_xml: bytes, rows: str) -> bytes:
+def _insert_rows(sheet_xml: bytes, rows: bytes) -> list[bytes]:
+    """The sheet's XML with `rows` inside its sheetData, as pieces to write one after the other. Works
+    on the UTF-8 bytes (the markers are ASCII), so the sheet is never decoded."""
     if not rows:
-        return sheet_xml
-    text = sheet_xml.decode("utf-8")
-    if "</sheetData>" in text:
-        i = text.rindex("</sheetData>")
-        return (text[:i] + rows + text[i:]).encode("utf-8")
-    if re.search(r"<sheetData\s*/>", text):
-        return re.sub(r"<sheetData\s*/>", lambda _: "<sheetData>" + rows + "</sheetData>", text,
-                      count=1).encode("utf-8")
+        return [sheet_xml]
+    i = sheet_xml.rfind(b"</sheetData>")
+    if i >= 0:
+        return [sheet_xml[:i], rows, sheet_xml[i:]]
+    m = re.search(rb"<sheetData\s*/>", sheet_xml)
+    if m:
+        return [sheet_xml[:m.start()], b"<sheetData>", rows, b"</sheetData>", sheet_xml[m.end():]]
     raise ValueError("worksheet has no sheetData")

@@ -167,6 +167,12 @@ def _code_range_expr(col: str, ranges: list[list[str]]) -> pl.Expr:
     return c.str.contains(r"^\d{5}$").fill_null(False) & pl.any_horizontal(inside).fill_null(False)
 
 
+def _codes_where(L: pl.DataFrame, predicate: pl.Expr) -> pl.Expr:
+    """`procedure_code` is one of the run's codes satisfying `predicate` (evaluated once per distinct code)."""
+    codes = L.select(pl.col("procedure_code").unique()).filter(predicate).get_column("procedure_code")
+    return pl.col("procedure_code").is_in(codes.implode())
+
+
 def _finish(df: pl.DataFrame, rule_id: str, **exprs: pl.Expr) -> pl.DataFrame:
     """Select the rule-output columns from a frame of flagged rows."""
     defaults: dict[str, pl.Expr] = {
@@ -210,17 +216,33 @@ class _Ctx:
 
 
 def _prepare(lines: pl.DataFrame) -> pl.DataFrame:
+    """The columns the edits read (a zero-copy selection: `lines` may be the whole run's frame)."""
     missing = [c for c in REQUIRED if c not in lines.columns]
     if missing:
         raise ValueError("lines frame lacks required column(s): " + ", ".join(missing))
-    cols = list(dict.fromkeys(REQUIRED + [c for c in ("doc_side",) if c in lines.columns]))
-    df = lines.select(cols)
-    if "doc_side" not in df.columns:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("doc_side"))
-    return df.with_columns(
-        pl.coalesce(pl.col("rendering_npi"), pl.format("claim:{}", pl.col("claim_id"))).alias("npi_key"),
-        pl.col("doc_side").cast(pl.String).str.to_lowercase().str.strip_chars().alias("doc_side"),
-    )
+    return lines.select(list(dict.fromkeys(REQUIRED + [c for c in ("doc_side",) if c in lines.columns])))
+
+
+def _npi_key() -> pl.Expr:
+    """Rendering NPI, or the claim for a line without one (it then pairs only within its claim)."""
+    return pl.coalesce(pl.col("rendering_npi"), pl.format("claim:{}", pl.col("claim_id"))).alias("npi_key")
+
+
+def _audited_lines(L: pl.DataFrame, ctx: _Ctx, doc: pl.DataFrame | None) -> pl.DataFrame:
+    """The lines of the audited codes, with their normalised documented side (`doc_side` of `L`, else of
+    `doc`: line_key + doc_side, else null)."""
+    a = L.filter(pl.col("procedure_code").is_in(ctx.audited))
+    if "doc_side" not in a.columns:
+        if doc is not None and "doc_side" in doc.columns:
+            a = a.join(doc.select("line_key", "doc_side"), on="line_key", how="left", maintain_order="left")
+        else:
+            a = a.with_columns(pl.lit(None, dtype=pl.String).alias("doc_side"))
+    return a.with_columns(pl.col("doc_side").cast(pl.String).str.to_lowercase().str.strip_chars().alias("doc_side"))
+
+
+def _of_members(L: pl.DataFrame, cols: list[str], members: pl.Series, codes: pl.Expr) -> pl.DataFrame:
+    """`cols` of the lines of `members` whose code satisfies `codes`, in line order (never copies `L`)."""
+    return L.select(cols).filter(codes & pl.col("member_id").is_in(members.implode()))
 
 
 def _mod_side(ctx: _Ctx) -> pl.Expr:
@@ -240,7 +262,7 @@ def _mod_side(ctx: _Ctx) -> pl.Expr:
 # --- PTP_CONFLICT ------------------------------------------------------------------------------------
 
 
-def _ptp(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
+def _ptp(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
     ptp = ctx.rd.ptp.filter(
         (pl.col("col1").is_in(ctx.audited) | pl.col("col2").is_in(ctx.audited))
         & (pl.col("modifier_indicator") != 9)
@@ -250,7 +272,10 @@ def _ptp(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
         return _empty()
     codes = sorted(set(ptp["col1"].to_list()) | set(ptp["col2"].to_list()))
     keys = ["member_id", "service_date", "npi_key"]
-    base = L.filter(pl.col("procedure_code").is_in(codes))
+    # only lines of a member with an audited-code line can share (member, date, NPI) with one
+    base = _of_members(L, ["line_key", "claim_id", "line_number", "procedure_code", *MODS, "member_id",
+                           "service_date", "rendering_npi"], A.get_column("member_id").unique(),
+                       pl.col("procedure_code").is_in(codes)).with_columns(_npi_key())
     anchors = base.filter(pl.col("procedure_code").is_in(ctx.audited)).select(keys).unique()
     grp = base.join(anchors, on=keys, how="semi").with_columns(
         _mod_side(ctx).alias("side"),
@@ -746,7 +771,7 @@ def _diagnoses(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
 # --- GLOBAL_PERIOD_EM --------------------------------------------------------------------------------
 
 
-def _global(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
+def _global(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
     gp = ctx.policy["global_periods"]
     glob_map = pl.DataFrame(
         {"glob_days": [str(k) for k in gp], "post_days": [int(v["post_days"]) for v in gp.values()],
@@ -754,7 +779,7 @@ def _global(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     )
     pfs = ctx.pfs.filter(pl.col("hcpcs").is_in(ctx.audited)).join(glob_map, on="glob_days")
     anchors = (
-        L.filter(pl.col("procedure_code").is_in(ctx.audited))
+        A.with_columns(_npi_key())
         .join(pfs, left_on="procedure_code", right_on="hcpcs")
         .filter(_in_window())
         .select(
@@ -763,7 +788,7 @@ def _global(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
             pl.col("claim_id").alias("a_claim"), pl.col("line_number").alias("a_line"),
             pl.col("procedure_code").alias("a_code"), "glob_days", "post_days", "pre_days",
             pl.col("version").alias("pfs_version"), pl.col("version_effective").alias("pfs_effective"),
-            pl.concat_list(DX).list.drop_nulls().alias("a_dx"),
+            *[pl.col(c).alias(f"a_{c}") for c in DX],  # the surgery's diagnoses (columns: no list building)
         )
     )
     if anchors.is_empty():
@@ -772,10 +797,19 @@ def _global(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     who = anchors.select(keys).unique()
     is_em = _code_range_expr("procedure_code", ctx.em_ranges)
     is_proc = _code_range_expr("procedure_code", ctx.proc_ranges) & ~is_em
+    cols = ["line_key", "claim_id", "line_number", "procedure_code", *MODS, "member_id", "service_date",
+            "rendering_npi", "dx_1"]
     cand = (
-        L.join(who, on=keys, how="semi")
-        .filter(is_em | is_proc)
-        .with_columns(
+        _of_members(L, cols, who.get_column("member_id").unique(), _codes_where(L, is_em | is_proc))
+        .with_columns(_npi_key())
+        .join(who, on=keys, how="semi")
+    )
+    pairs = (
+        cand.join(anchors, on=keys)
+        .filter(pl.col("line_key") != pl.col("a_key"))
+        .with_columns((pl.col("service_date") - pl.col("a_date")).dt.total_days().alias("delta"))
+        .filter((pl.col("delta") >= -pl.col("pre_days")) & (pl.col("delta") <= pl.col("post_days")))
+        .with_columns(  # per pair inside the window only
             is_em.alias("is_em"),
             _has_mod(ctx.mod_set("decision_for_surgery")).alias("m57"),
             _has_mod(ctx.mod_set("separate_em_same_day")).alias("m25"),
@@ -784,19 +818,14 @@ def _global(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
             _mods_text().alias("mods"),
         )
     )
-    pairs = (
-        cand.join(anchors, on=keys)
-        .filter(pl.col("line_key") != pl.col("a_key"))
-        .with_columns((pl.col("service_date") - pl.col("a_date")).dt.total_days().alias("delta"))
-        .filter((pl.col("delta") >= -pl.col("pre_days")) & (pl.col("delta") <= pl.col("post_days")))
-    )
     allow25 = ctx.cfg["allow_25_for_em_day_of_surgery"]
     major = pl.col("pre_days") > 0
     em, delta = pl.col("is_em"), pl.col("delta")
     preop = em & (delta <= 0)
     preop_ok = (major & pl.col("m57")) | ((delta == 0) & pl.col("m25") & (pl.lit(allow25) | ~major))
     post = em & (delta > 0)
-    same_dx = pl.col("dx_1").is_null() | pl.col("a_dx").list.contains(pl.col("dx_1")).fill_null(False)
+    same_dx = pl.col("dx_1").is_null() | pl.any_horizontal(
+        [(pl.col(f"a_{c}") == pl.col("dx_1")).fill_null(False) for c in DX])
     post_24_same = post & pl.col("m24") & same_dx
     post_bad = post & (~pl.col("m24") | same_dx)
     proc_bad = ~em & (delta > 0) & ~pl.col("m_or")
@@ -847,7 +876,8 @@ def _global(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
         evidence=pl.format(
             "{} on {} with modifiers {} and first diagnosis {}; surgery {} on {} with diagnoses {}; rendering NPI {}",
             pl.col("procedure_code"), _d("service_date"), pl.col("mods"), _s("dx_1", "none"), pl.col("a_code"),
-            _d("a_date"), pl.col("a_dx").list.join(", "), pl.col("npi_key"),
+            _d("a_date"), pl.concat_str([f"a_{c}" for c in DX], separator=", ", ignore_nulls=True),
+            pl.col("npi_key"),
         ),
         related_claim_id=pl.col("a_claim"),
         related_line_number=pl.col("a_line"),
@@ -864,7 +894,8 @@ def _global(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
 def _modifier_payable(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     kinds = ctx.policy["pfs_indicators"]
     all_mods = sorted({str(m) for k in kinds for m in ctx.mod_set(k)})
-    base = L.filter(pl.col("procedure_code").is_in(ctx.family) & _has_mod(all_mods))
+    base = (L.select("line_key", "procedure_code", *MODS, "service_date")
+            .filter(pl.col("procedure_code").is_in(ctx.family)).filter(_has_mod(all_mods)))
     if base.is_empty():
         return _empty()
     base = base.join(ctx.pfs, left_on="procedure_code", right_on="hcpcs").filter(_in_window())
@@ -923,9 +954,13 @@ def _modifier_payable(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
 
 
 def _duplicates(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
-    d = L.filter(pl.col("procedure_code").is_in(ctx.family))
-    # only lines sharing member, date, code and provider with another line can be duplicates
-    d = d.filter(pl.len().over("member_id", "service_date", "procedure_code", "rendering_npi") > 1)
+    # only lines sharing member, date, code and provider with another line can be duplicates: find them
+    # on the key columns of the family lines, then take the other columns of those few lines only
+    pos = L.select(pl.arg_where(pl.col("procedure_code").is_in(ctx.family))).to_series()
+    grp = ["member_id", "service_date", "procedure_code", "rendering_npi"]
+    shared = L.select(pl.col(grp).gather(pos)).select(pl.len().over(grp) > 1).to_series()
+    d = L.select(pl.col("line_key", "claim_id", "line_number", "source_file", "source_row", *grp, *MODS)
+                 .gather(pos.filter(shared)))
     if d.is_empty():
         return _empty()
     d = d.with_columns(
@@ -973,36 +1008,42 @@ def apply(
     lines: pl.DataFrame,
     config: Mapping[str, Any] | None = None,
     data_dir: ruledata_cms.DataDir = None,
+    doc: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Run the claim-level edits over the whole run's ``lines`` frame; return the rule output frame.
 
     ``config``: see the module docstring (validated; ConfigError on a defect). ``data_dir``: a rule-data
     folder or list of folders (default: the packaged CMS tables), see :mod:`claims_audit.ruledata_cms`.
+    ``doc``: line_key + doc_side of the audited lines, used when ``lines`` has no ``doc_side`` column.
+
+    ``lines`` may be the whole run: it is never copied. Each edit first selects the few columns and rows
+    it reads (the audited lines, the family lines, the lines of members with an audited line).
     """
     cfg = validate_config(config)
     ctx = _Ctx(ruledata_cms.load(data_dir), cfg)
     L = _prepare(lines)
+    A = _audited_lines(L, ctx, doc)
 
     def enabled(rid: str) -> bool:
         return cfg["rules"].get(rid, {}).get("enabled", True)
 
     parts: list[pl.DataFrame] = []
     if enabled("PTP_CONFLICT"):
-        parts.append(_ptp(L, ctx))
+        parts.append(_ptp(L, ctx, A))
     if enabled("MUE_EXCEEDED"):
-        parts.append(_mue(L, ctx))
+        parts.append(_mue(A, ctx))
     if enabled("BILATERAL_FORMAT"):
-        parts.append(_bilateral(L, ctx))
+        parts.append(_bilateral(A, ctx))
     if enabled("LATERALITY_CONFLICT"):
-        parts.append(_laterality(L, ctx))
+        parts.append(_laterality(A, ctx))
     if enabled("DIAGNOSIS_INVALID") or enabled("DIAGNOSIS_NOT_SUPPORTING"):
-        invalid, not_supporting = _diagnoses(L, ctx)
+        invalid, not_supporting = _diagnoses(A, ctx)
         if enabled("DIAGNOSIS_INVALID"):
             parts.append(invalid)
         if enabled("DIAGNOSIS_NOT_SUPPORTING"):
             parts.append(not_supporting)
     if enabled("GLOBAL_PERIOD_EM"):
-        parts.append(_global(L, ctx))
+        parts.append(_global(L, ctx, A))
     if enabled("MODIFIER_NOT_PAYABLE"):
         parts.append(_modifier_payable(L, ctx))
     if enabled("DUPLICATE_LINE"):

@@ -1,0 +1,63 @@
+"""The speed paths give exactly what the plain ones give: claim edits over the whole run (doc_side passed
+separately) vs over a frame carrying doc_side, positional line lookup in `findings.assemble` vs the join,
+the text-cleaning shortcut of the report vs `clean_text_columns`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from claims_audit import pipeline, sample
+from claims_audit.findings import _with_lines, assemble
+from claims_audit.report import excel
+from claims_audit.report.safety import clean_text_columns
+from claims_audit.rules import claim_edits
+
+RUN = dt.date(2026, 11, 20)
+
+
+def _lines(tmp_path) -> pl.DataFrame:
+    from claims_audit.readers import discover
+    from claims_audit.schema import load_layout, load_mapping
+    path = tmp_path / "extract.csv"
+    sample.write(sample.generate(20_000, seed=3), path)
+    layout = load_layout(None)
+    _, lines, _ = pipeline._audit_input(discover([path])[0], layout, load_mapping(None))
+    return pipeline._concat_lines([lines], layout)
+
+
+def test_claim_edits_with_doc_frame_equal_doc_side_column(tmp_path):
+    lines = _lines(tmp_path)
+    doc, _ = pipeline.apply_rules(lines)
+    side = doc.select("line_key", "doc_side")
+    fast = claim_edits.apply(lines, doc=side)
+    plain = claim_edits.apply(lines.join(side, on="line_key", how="left", maintain_order="left"))
+    assert fast.height > 0
+    assert_frame_equal(fast, plain)
+
+
+def test_assemble_positional_lookup_equals_join(tmp_path):
+    lines = _lines(tmp_path)
+    doc, output = pipeline.apply_rules(lines)
+    keep = ["line_key", "claim_id", "op_note", "service_date", "units"]
+    joined = output.join(lines.select(keep), on="line_key", how="left")
+    assert_frame_equal(_with_lines(output, lines, keep), joined)
+    # line_key not the row position (e.g. a caller's own frame): the join is used
+    shuffled = lines.reverse()
+    assert_frame_equal(_with_lines(output, shuffled, keep), joined)
+    assert_frame_equal(assemble(shuffled, output, doc), assemble(lines, output, doc))
+
+
+def test_report_cleaning_shortcut_equals_clean_text_columns():
+    frame = pl.DataFrame({
+        "plain": ["ok", "fine", None, "", "x"],
+        "ctrl": ["a\x00b", "tab\tok", None, "\ufffe", "z\x7f"],
+        "long": ["é" * 20_000, "a" * 40_000, None, "b", "c"],
+        "astral": ["😀" * 17_000, "", None, "d", "e"],
+        "empty": [None] * 5,
+        "n": [1, 2, 3, 4, 5],
+    }, schema_overrides={"empty": pl.String})
+    for f in (frame, frame.head(0), frame.select("plain", "n"), frame.slice(2, 1)):
+        assert_frame_equal(excel._clean(f), clean_text_columns(f))
