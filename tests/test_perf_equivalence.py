@@ -61,3 +61,21 @@ def test_report_cleaning_shortcut_equals_clean_text_columns():
     }, schema_overrides={"empty": pl.String})
     for f in (frame, frame.head(0), frame.select("plain", "n"), frame.slice(2, 1)):
         assert_frame_equal(excel._clean(f), clean_text_columns(f))
+
+
+def test_sheet_rows_in_pieces_join_to_rows_xml(monkeypatch):
+    from claims_audit.report import sheetxml
+    frame = pl.DataFrame({
+        "s": [f"a&<>{i}" if i % 3 else None for i in range(23)],
+        "d": [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(23)],
+        "f": [float(i) / 3 if i % 4 else float("nan") for i in range(23)],
+        "b": [i % 2 == 0 for i in range(23)],
+        "empty": [None] * 23,
+    }, schema_overrides={"empty": pl.String})
+    monkeypatch.setattr(sheetxml, "ROWS_PER_PIECE", 5)
+    whole = sheetxml.rows_xml(frame, 7)
+    assert b"".join(sheetxml._row_pieces(frame, 7)).decode() == whole
+    assert whole.startswith('<row r="2">') and whole.endswith("</row>") and 'r="E' not in whole
+    assert sheetxml._size_bound(frame) > len(whole.encode())
+    head, tail = sheetxml._split_at_rows(b"<worksheet><sheetData/></worksheet>")
+    assert head + b"<row/>" + tail == b"<worksheet><sheetData><row/></sheetData></worksheet>"

@@ -16,6 +16,9 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -125,6 +128,38 @@ def _sheet_paths(z: zipfile.ZipFile) -> list[str]:
     return paths
 
 
+ROWS_PER_PIECE = 5_000
+
+
+def _row_pieces(frame: pl.DataFrame, date_style: int, first_row: int = 2) -> Iterator[bytes]:
+    """The frame's <row> elements as UTF-8 pieces of ROWS_PER_PIECE rows, in order. The next piece is built
+    in a worker thread (polars runs without the GIL) while the caller compresses this one (so does zlib);
+    joined, the pieces are exactly `rows_xml`."""
+    starts = iter(range(0, frame.height, ROWS_PER_PIECE))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: deque[Future[bytes]] = deque()
+
+        def submit() -> None:
+            start = next(starts, None)
+            if start is not None:
+                pending.append(pool.submit(_rows_binary, frame.slice(start, ROWS_PER_PIECE), date_style,
+                                           first_row + start))
+
+        submit()
+        submit()
+        while pending:
+            piece = pending.popleft().result()
+            submit()
+            yield piece
+
+
+def _size_bound(frame: pl.DataFrame) -> int:
+    """More bytes than the frame's rows can take as XML (decides only whether the zip entry needs zip64)."""
+    text = sum(int(frame.get_column(c).str.len_bytes().sum() or 0)
+               for c, t in frame.schema.items() if t == pl.String)
+    return 5 * text + frame.height * (64 + len(frame.columns) * 96)
+
+
 def splice(path: Path, pending: list[PendingRows]) -> None:
     """Rewrite the saved workbook with each pending table's rows inside its sheet."""
     if not pending:
@@ -142,14 +177,16 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
                     data = z.read(item.filename)
                     if item.filename == "xl/styles.xml":
                         data = styles
-                    elif item.filename in by_part:
-                        rows = _rows_binary(by_part[item.filename].frame, date_style, 2)
-                        pieces = _insert_rows(data, rows)
+                    elif item.filename in by_part and by_part[item.filename].frame.height:
+                        frame = by_part[item.filename].frame
+                        head, tail = _split_at_rows(data)
                         item.compress_type, item._compresslevel = zipfile.ZIP_DEFLATED, 1
-                        item.file_size = sum(len(p) for p in pieces)
+                        item.file_size = len(head) + _size_bound(frame) + len(tail)  # the real size on close
                         with out.open(item, "w") as dest:  # streamed: the sheet is never joined in memory
-                            for p in pieces:
-                                dest.write(p)
+                            dest.write(head)
+                            for piece in _row_pieces(frame, date_style):
+                                dest.write(piece)
+                            dest.write(tail)
                         continue
                     out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
             shutil.move(tmp, path)
@@ -157,15 +194,13 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _insert_rows(sheet_xml: bytes, rows: bytes) -> list[bytes]:
-    """The sheet's XML with `rows` inside its sheetData, as pieces to write one after the other. Works
-    on the UTF-8 bytes (the markers are ASCII), so the sheet is never decoded."""
-    if not rows:
-        return [sheet_xml]
+def _split_at_rows(sheet_xml: bytes) -> tuple[bytes, bytes]:
+    """The sheet's XML before and after where its data rows go (inside sheetData). Works on the UTF-8
+    bytes (the markers are ASCII), so the sheet is never decoded."""
     i = sheet_xml.rfind(b"</sheetData>")
     if i >= 0:
-        return [sheet_xml[:i], rows, sheet_xml[i:]]
+        return sheet_xml[:i], sheet_xml[i:]
     m = re.search(rb"<sheetData\s*/>", sheet_xml)
     if m:
-        return [sheet_xml[:m.start()], b"<sheetData>", rows, b"</sheetData>", sheet_xml[m.end():]]
+        return sheet_xml[:m.start()] + b"<sheetData>", b"</sheetData>" + sheet_xml[m.end():]
     raise ValueError("worksheet has no sheetData")
