@@ -204,3 +204,23 @@ def test_mask_without_a_key_is_a_usage_error(cli, tmp_path, monkeypatch, key):
     assert code == 2, err
     assert MASK_KEY_ENV in err and "at least 16 characters" in err and "Traceback" not in err
     assert not out.exists() or not list(out.glob("claims-audit-*"))
+
+
+def test_failed_manifest_write_keeps_the_previous_workbook_and_manifest_pair(cli, tmp_path, monkeypatch):
+    """The workbook and manifest are renamed into place only when both were written."""
+    from claims_audit.report import manifest as manifest_mod
+    from conftest import line, write_csv
+
+    src = write_csv(tmp_path / "in.csv", [line()])
+    out = tmp_path / "out"
+    assert cli("run", src, "--out", out, "--run-date", "2026-11-20", "--no-ledger").exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    write_csv(tmp_path / "in.csv", [line(), line(claim_id="C2", member_id="M2", documented_site="SFA")])
+
+    def broken(doc):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(manifest_mod, "dumps", broken)
+    res = cli("run", src, "--out", out, "--run-date", "2026-11-20", "--no-ledger")
+    assert res.exit_code == 3, res.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -13,7 +13,7 @@ from claims_audit.report import excel
 
 def test_rows_round_trip_with_types_and_escaping(tmp_path):
     frame = pl.DataFrame({
-        "text": ["a & b <c> \"q\" 'x'", "=1+1", None, "  spaced  ", "#N/A", "line1\nline2"],
+        "text": ["a & b <c> \"q\" 'x'", "=1+1", None, "  spaced  ", "#N/A", "line1\r\nline2\r=3"],
         "n": [1, None, 3, -4, 0, 2**40],
         "f": [1.5, float("nan"), None, 0.25, 1e20, -2.0],
         "d": [dt.date(2026, 11, 20), None, dt.date(1999, 12, 31), dt.date(2024, 2, 29), dt.date(2000, 1, 1),
@@ -29,7 +29,7 @@ def test_rows_round_trip_with_types_and_escaping(tmp_path):
     assert "<f>" not in xml
     ws = openpyxl.load_workbook(path)["Findings"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2, max_row=7)]
-    assert [r[0] for r in rows] == ["a & b <c> \"q\" 'x'", "=1+1", None, "  spaced  ", "#N/A", "line1\nline2"]
+    assert [r[0] for r in rows] == ["a & b <c> \"q\" 'x'", "=1+1", None, "  spaced  ", "#N/A", "line1\r\nline2\r=3"]
     assert [r[1] for r in rows] == [1, None, 3, -4, 0, 2**40]
     assert [r[2] for r in rows] == [1.5, None, None, 0.25, 1e20, -2.0]
     assert [r[3].date() if r[3] else None for r in rows] == frame.get_column("d").to_list()

@@ -38,15 +38,27 @@ def report_paths(out_dir: Path, run_date: dt.date) -> ReportPaths:
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a 0600 temporary file in the same folder, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    atomic_write_all([(path, write)])
+
+
+def atomic_write_all(items: list[tuple[Path, Callable[[Path], None]]]) -> None:
+    """Write every file to its own 0600 temporary file first; only when all are written, rename each over
+    its final name. A failure in any write leaves every previous file as it was (never a new workbook
+    beside an old manifest) and removes the temporary files."""
+    temps: list[tuple[Path, Path]] = []
     try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        for path, write in items:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            temps.append((Path(tmp), path))
+            write(Path(tmp))
+            os.chmod(tmp, 0o600)
+        for tmp, path in temps:
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        for tmp, _ in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
 
 
@@ -106,12 +118,13 @@ def write_reports(result: Any, out_dir: Path, *, mask: bool = False,
     if mask:
         notes.append(f"member_id values are masked with a keyed hash ({MASK_KEY_ENV}).")
     try:
-        atomic_write(paths.xlsx, lambda p: _write_workbook(result, p, findings, rejected, dispositions,
-                                                           closed, history, notes, comparison,
-                                                           summary_items or []))
         doc = manifest.build(result, {"xlsx": str(paths.xlsx), "json": str(paths.json)},
                              {**(extra_manifest or {}), "member_ids_masked": mask})
-        atomic_write(paths.json, lambda p: p.write_text(manifest.dumps(doc), encoding="utf-8"))
+        atomic_write_all([
+            (paths.xlsx, lambda p: _write_workbook(result, p, findings, rejected, dispositions, closed,
+                                                   history, notes, comparison, summary_items or [])),
+            (paths.json, lambda p: p.write_text(manifest.dumps(doc), encoding="utf-8")),
+        ])
     except OSError as exc:
         raise OutputError(f"report cannot be written to {out_dir}: {exc.strerror or type(exc).__name__}"
                           ) from None

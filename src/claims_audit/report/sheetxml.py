@@ -40,7 +40,8 @@ class PendingRows:
 
 
 def _escape(e: pl.Expr) -> pl.Expr:
-    return e.str.replace_many(["&", "<", ">"], ["&amp;", "&lt;", "&gt;"])
+    """XML text escaping; a CR is written as a character reference, or XML parsers would read it as LF."""
+    return e.str.replace_many(["&", "<", ">", "\r"], ["&amp;", "&lt;", "&gt;", "&#13;"])
 
 
 def _cell(name: str, dtype: pl.DataType, letter: str, date_style: int) -> pl.Expr:
