@@ -75,8 +75,8 @@ def test_crlf_and_quoted_operative_notes(cli, tmp_path):
                                    expect_exit=0)
     assert _summary(entry) == ("ok", 2, 2, 0)
     assert [(f["claim_id"], f["source_row"]) for f in findings][:1] == [("C1", 2)]
-    # XML stores a line break inside a cell as LF: CRLF in the cell reads back as LF, nothing else changes
-    assert findings[0]["documented_approach"] == approach.replace("\r\n", "\n")
+    # the cell keeps its text exactly, CRLF included (a CR is written as &#13; in the sheet XML)
+    assert findings[0]["documented_approach"] == approach
 
 
 # --- structure --------------------------------------------------------------------------------------
