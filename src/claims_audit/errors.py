@@ -73,8 +73,9 @@ class LedgerError(ClaimsAuditError):
 
     exit_code = ExitCode.OUTPUT
 
-    def __init__(self, message: str, exit_code: ExitCode | None = None):
+    def __init__(self, message: str, exit_code: ExitCode | None = None, busy: bool = False):
         super().__init__(message)
+        self.busy = busy  # another process held the ledger's lock
         if exit_code is not None:
             self.exit_code = exit_code
 

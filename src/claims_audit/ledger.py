@@ -30,6 +30,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,12 +298,22 @@ class Ledger:
         except sqlite3.Error as exc:
             raise LedgerError(f"ledger {path} cannot be opened: {exc}") from None
         ledger = cls(path, con)
-        try:
-            ledger._setup(create)
-        except BaseException:
-            con.close()
-            raise
-        return ledger
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ledger._setup(create)
+                return ledger
+            except LedgerError as exc:
+                # SQLite answers BUSY at once, without waiting, when processes race to create the schema
+                # or switch the journal to WAL (its deadlock avoidance): retry until the busy timeout
+                if exc.busy and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                con.close()
+                raise
+            except BaseException:
+                con.close()
+                raise
 
     def _setup(self, create: bool) -> None:
         with self._errors("opened"):
@@ -369,7 +380,8 @@ class Ledger:
             if _busy(exc):
                 raise LedgerError(
                     f"ledger {self.path} is busy: another claims-audit run or import has held it for more "
-                    f"than the busy timeout ({TIMEOUT_ENV}); nothing was changed, try again") from None
+                    f"than the busy timeout ({TIMEOUT_ENV}); nothing was changed, try again",
+                    busy=True) from None
             raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}") from None
 
     @contextlib.contextmanager
