@@ -19,7 +19,7 @@ from . import __version__, documentation
 from .errors import ExitCode, FileRejected, ReconciliationError
 from .findings import assemble
 from .readers import ROW, InputFile, discover, read, sha256
-from .rules import OUTPUT_SCHEMA, catalogue, conform, empty_output, rules_version
+from .rules import OUTPUT_SCHEMA, catalogue, conform, rules_version
 from .rules import claim_edits
 from .rules import documentation as doc_rules
 from .schema import Layout, load_layout, load_mapping, validate_mapping

@@ -45,7 +45,7 @@ import yaml
 
 from .. import ruledata_cms
 from ..errors import ConfigError
-from . import OUTPUT_SCHEMA, SEVERITIES
+from . import OUTPUT_SCHEMA, SEVERITIES, empty_output
 from . import catalogue as _all_rules
 
 RULE_IDS: tuple[str, ...] = (
@@ -190,10 +190,6 @@ def _finish(df: pl.DataFrame, rule_id: str, **exprs: pl.Expr) -> pl.DataFrame:
     return df.select([defaults[c].cast(t).alias(c) for c, t in OUTPUT_SCHEMA.items()])
 
 
-def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema=OUTPUT_SCHEMA)
-
-
 # --- context -----------------------------------------------------------------------------------------
 
 
@@ -269,7 +265,7 @@ def _ptp(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("effective_to") >= pl.col("effective_from"))
     )
     if ptp.is_empty():
-        return _empty()
+        return empty_output()
     codes = sorted(set(ptp["col1"].to_list()) | set(ptp["col2"].to_list()))
     keys = ["member_id", "service_date", "npi_key"]
     # only lines of a member with an audited-code line can share (member, date, NPI) with one
@@ -306,7 +302,7 @@ def _ptp(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
         .unique(subset=["line_key_2", "procedure_code_1"], keep="first", maintain_order=True)
     )
     if hits.is_empty():
-        return _empty()
+        return empty_output()
     c1, c2 = pl.col("procedure_code_1"), pl.col("procedure_code_2")
     other = _where("claim_id_1", "line_number_1")
     msg0 = pl.format(
@@ -370,7 +366,7 @@ def _mue(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
         .sort("line_key")
     )
     if a.is_empty():
-        return _empty()
+        return empty_output()
     grp = ["member_id", "service_date", "procedure_code"]
     per_line = pl.col("mue_mai") == 1
     a = a.with_columns(
@@ -383,7 +379,7 @@ def _mue(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     )
     hits = a.filter(pl.col("counted") > pl.col("mue_units"))
     if hits.is_empty():
-        return _empty()
+        return empty_output()
     is_first = per_line | (pl.col("first_key") == pl.col("line_key"))
     scope = pl.when(per_line).then(pl.lit("on one line")).otherwise(pl.lit("per member and date of service"))
     return _finish(
@@ -435,7 +431,7 @@ def _bilateral(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
         .sort("line_key")
     )
     if b.is_empty():
-        return _empty()
+        return empty_output()
     grp = ["member_id", "service_date", "procedure_code"]
     sided = b.filter(pl.col("side").is_in(["right", "left"]) & ~pl.col("both_sides"))
     firsts = (
@@ -451,7 +447,7 @@ def _bilateral(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     two_units = ~pl.col("has50") & (pl.col("units") >= 2)
     hits = b.filter(both | fifty_units | two_units | separate)
     if hits.is_empty():
-        return _empty()
+        return empty_output()
     code = pl.col("procedure_code")
     message = (
         pl.when(both).then(pl.format(
@@ -515,7 +511,7 @@ def _compatible(specific: pl.Expr, dx: pl.Expr) -> pl.Expr:
 def _laterality(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     a = L.filter(pl.col("procedure_code").is_in(ctx.audited))
     if a.is_empty():
-        return _empty()
+        return empty_output()
     side_cols = [f"_side_{i}" for i in range(1, 13)]
     a = a.with_columns([_dx_side_expr(dx, ctx).alias(s) for dx, s in zip(DX, side_cols)])
     sides = [pl.col(s) for s in side_cols]
@@ -549,7 +545,7 @@ def _laterality(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     a = a.with_columns(conflict.alias("conflict"), query.alias("query"))
     hits = a.filter(pl.col("conflict") | pl.col("query"))
     if hits.is_empty():
-        return _empty()
+        return empty_output()
     said = pl.format(
         "modifiers say {}, diagnoses say {}, documentation says {}",
         _s("mod_side", "no side"), _s("dx_side", "no side"), _s("doc_side", "no side"),
@@ -676,13 +672,13 @@ def _dx_long(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
 def _diagnoses(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
     a, long = _dx_long(L, ctx)
     if a.is_empty():
-        return _empty(), _empty()
+        return empty_output(), empty_output()
     ref_icd = _icd_reference()
     companion = str(ctx.policy["diagnoses"]["supports_with_i82"]["companion_prefix"])
 
     # DIAGNOSIS_INVALID: one finding per line listing every invalid or non-billable code
     bad = long.filter(~pl.col("exists") | ~pl.col("billable"))
-    invalid = _empty()
+    invalid = empty_output()
     if not bad.is_empty():
         bad = bad.with_columns(
             pl.when(~pl.col("exists"))
@@ -728,7 +724,7 @@ def _diagnoses(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
     supported = pl.col("support") | (pl.col("preg") & pl.col("i82"))
     hits = lines.filter(~supported)
     if hits.is_empty():
-        return invalid, _empty()
+        return invalid, empty_output()
     code = pl.col("procedure_code")
     message = (
         pl.when(pl.col("codes").is_null()).then(pl.format(
@@ -792,7 +788,7 @@ def _global(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
         )
     )
     if anchors.is_empty():
-        return _empty()
+        return empty_output()
     keys = ["member_id", "npi_key"]
     who = anchors.select(keys).unique()
     is_em = _code_range_expr("procedure_code", ctx.em_ranges)
@@ -837,7 +833,7 @@ def _global(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
         .unique(subset="line_key", keep="first", maintain_order=True)
     )
     if hits.is_empty():
-        return _empty()
+        return empty_output()
     surgery = pl.format("the {} on {} ({})", pl.col("a_code"), _d("a_date"), _where("a_claim", "a_line"))
     day_word = pl.when(delta == 0).then(pl.lit("the day of")).otherwise(pl.lit("the day before"))
     pre_fix = (
@@ -897,7 +893,7 @@ def _modifier_payable(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     base = (L.select("line_key", "procedure_code", *MODS, "service_date")
             .filter(pl.col("procedure_code").is_in(ctx.family)).filter(_has_mod(all_mods)))
     if base.is_empty():
-        return _empty()
+        return empty_output()
     base = base.join(ctx.pfs, left_on="procedure_code", right_on="hcpcs").filter(_in_window())
     parts = []
     for kind, spec in kinds.items():
@@ -923,7 +919,7 @@ def _modifier_payable(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
                                  "ind_col", "version", "version_effective", "service_date"))
     hits = pl.concat(parts)
     if hits.is_empty():
-        return _empty()
+        return empty_output()
     fix = (
         pl.when(pl.col("sev") == "review").then(pl.lit(
             "Keep the modifier only if the operative note documents why it was needed, and send that "
@@ -962,7 +958,7 @@ def _duplicates(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     d = L.select(pl.col("line_key", "claim_id", "line_number", "source_file", "source_row", *grp, *MODS)
                  .gather(pos.filter(shared)))
     if d.is_empty():
-        return _empty()
+        return empty_output()
     d = d.with_columns(
         pl.concat_list(MODS).list.drop_nulls().list.unique().list.sort().list.join("-").alias("modset"),
         pl.col("rendering_npi").fill_null("").alias("npi_fill"),
@@ -977,7 +973,7 @@ def _duplicates(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     )
     hits = d.filter(pl.col("line_key") != pl.col("first_key"))
     if hits.is_empty():
-        return _empty()
+        return empty_output()
     return _finish(
         hits,
         "DUPLICATE_LINE",
@@ -1048,7 +1044,7 @@ def apply(
         parts.append(_modifier_payable(L, ctx))
     if enabled("DUPLICATE_LINE"):
         parts.append(_duplicates(L, ctx))
-    out = pl.concat([_empty(), *parts], how="vertical")
+    out = pl.concat([empty_output(), *parts], how="vertical")
     overrides = {rid: s["severity"] for rid, s in cfg["rules"].items() if "severity" in s and rid in RULE_IDS}
     if overrides:
         out = out.with_columns(
