@@ -354,14 +354,14 @@ def _ptp(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
 # --- MUE_EXCEEDED ------------------------------------------------------------------------------------
 
 
-def _mue(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
+def _mue(A: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
+    """`A`: the audited-code lines, selected once in `apply` for every edit (`_audited_lines`)."""
     mue = ctx.rd.mue.filter(
         (pl.col("mue_service") == str(ctx.policy.get("mue_service", "Practitioner")))
         & pl.col("hcpcs_code").is_in(ctx.audited)
     )
     a = (
-        L.filter(pl.col("procedure_code").is_in(ctx.audited))
-        .join(mue, left_on="procedure_code", right_on="hcpcs_code")
+        A.join(mue, left_on="procedure_code", right_on="hcpcs_code")
         .filter(_in_window())
         .sort("line_key")
     )
@@ -412,15 +412,15 @@ def _mue(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
 # --- BILATERAL_FORMAT --------------------------------------------------------------------------------
 
 
-def _bilateral(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
+def _bilateral(A: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
+    """`A`: the audited-code lines, selected once in `apply` for every edit (`_audited_lines`)."""
     pfs = ctx.pfs.filter((pl.col("bilat_surg") == "1") & pl.col("hcpcs").is_in(ctx.audited))
     side = {str(k): v for k, v in ctx.mods["side"].items()}
     m50 = [k for k, v in side.items() if v == "bilateral"]
     rt = [k for k, v in side.items() if v == "right"]
     lt = [k for k, v in side.items() if v == "left"]
     b = (
-        L.filter(pl.col("procedure_code").is_in(ctx.audited))
-        .join(pfs, left_on="procedure_code", right_on="hcpcs")
+        A.join(pfs, left_on="procedure_code", right_on="hcpcs")
         .filter(_in_window())
         .with_columns(
             _has_mod(m50).alias("has50"),
@@ -508,12 +508,12 @@ def _compatible(specific: pl.Expr, dx: pl.Expr) -> pl.Expr:
     return (specific == dx) | (specific.is_in(["right", "left"]) & (dx == "bilateral"))
 
 
-def _laterality(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
-    a = L.filter(pl.col("procedure_code").is_in(ctx.audited))
-    if a.is_empty():
+def _laterality(A: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
+    """`A`: the audited-code lines with their documented side (see `_audited_lines`)."""
+    if A.is_empty():
         return empty_output()
     side_cols = [f"_side_{i}" for i in range(1, 13)]
-    a = a.with_columns([_dx_side_expr(dx, ctx).alias(s) for dx, s in zip(DX, side_cols)])
+    a = A.with_columns([_dx_side_expr(dx, ctx).alias(s) for dx, s in zip(DX, side_cols)])
     sides = [pl.col(s) for s in side_cols]
     a = a.with_columns(
         pl.any_horizontal([s.is_in(["right", "bilateral"]) for s in sides]).fill_null(False).alias("dx_r"),
@@ -648,10 +648,10 @@ def _policy_items(ctx: _Ctx) -> tuple:
     return tuple(sorted(items, key=lambda t: -len(t[1])))
 
 
-def _dx_long(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
-    a = L.filter(pl.col("procedure_code").is_in(ctx.audited))
+def _dx_long(A: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`A` (the audited-code lines) and their diagnoses one per row, with code-set and policy facts."""
     long = (
-        a.select("line_key", *DX)
+        A.select("line_key", *DX)
         .unpivot(on=DX, index="line_key", variable_name="dx_col", value_name="code")
         .drop_nulls("code")
         .with_columns(pl.col("dx_col").str.strip_prefix("dx_").cast(pl.Int64).alias("pos"))
@@ -666,11 +666,11 @@ def _dx_long(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
         orient="row",
     )
     info = _icd_info(uniq).join(kinds, on="code", how="left")
-    return a, long.join(info, on="code", how="left").sort("line_key", "pos")
+    return A, long.join(info, on="code", how="left").sort("line_key", "pos")
 
 
-def _diagnoses(L: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
-    a, long = _dx_long(L, ctx)
+def _diagnoses(A: pl.DataFrame, ctx: _Ctx) -> tuple[pl.DataFrame, pl.DataFrame]:
+    a, long = _dx_long(A, ctx)
     if a.is_empty():
         return empty_output(), empty_output()
     ref_icd = _icd_reference()
