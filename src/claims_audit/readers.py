@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,11 +87,21 @@ def _wanted(f: Path) -> bool:
     return not f.name.startswith((".", "~$")) and f.suffix.lower() in SUPPORTED and f.is_file()
 
 
+def _chunks(source: Path | bytes) -> Iterator[bytes]:
+    """The bytes of a file in 16 MiB pieces (memory stays bounded on large extracts), or ``source``
+    itself when it is already in memory."""
+    if isinstance(source, bytes):
+        yield source
+        return
+    with source.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            yield chunk
+
+
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 24):
-            h.update(chunk)
+    for chunk in _chunks(path):
+        h.update(chunk)
     return h.hexdigest()
 
 
@@ -312,13 +323,9 @@ def _utf8_error(exc: Exception, source: Path | bytes) -> bool:
         return False
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        if isinstance(source, bytes):
-            decoder.decode(source, final=True)
-        else:
-            with source.open("rb") as fh:
-                while chunk := fh.read(1 << 24):
-                    decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+        for chunk in _chunks(source):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return True
     return False
@@ -369,14 +376,10 @@ def _well_formed(source: Path | bytes, body: pl.DataFrame, n: int, delimiter: st
     if body.height == 0:
         return False
     sep = delimiter.encode()
-    if isinstance(source, bytes):
-        in_file, quotes = source.count(sep), source.count(b'"')
-    else:
-        in_file = quotes = 0
-        with source.open("rb") as fh:
-            while chunk := fh.read(1 << 24):
-                in_file += chunk.count(sep)
-                quotes += chunk.count(b'"')
+    in_file = quotes = 0
+    for chunk in _chunks(source):  # the delimiter is one byte: it cannot straddle two chunks
+        in_file += chunk.count(sep)
+        quotes += chunk.count(b'"')
     in_cells = 0
     if quotes:
         sums = body.select(pl.col(f"__c{i}").str.count_matches(delimiter, literal=True).sum() for i in range(n))
@@ -390,12 +393,10 @@ _LINE_SEPARATORS = ("\x1f", "\x1e", "\x1d", "\x1c", "\x01", "\x02", "\x03")
 def _unused_byte(source: Path | bytes) -> str | None:
     """A control byte that occurs nowhere in the file (to read whole lines as one column)."""
     candidates = [c.encode() for c in _LINE_SEPARATORS]
-    if isinstance(source, bytes):
-        candidates = [c for c in candidates if c not in source]
-    else:
-        with source.open("rb") as fh:
-            while candidates and (chunk := fh.read(1 << 24)):
-                candidates = [c for c in candidates if c not in chunk]
+    for chunk in _chunks(source):
+        candidates = [c for c in candidates if c not in chunk]
+        if not candidates:
+            break
     return candidates[0].decode() if candidates else None
 
 
