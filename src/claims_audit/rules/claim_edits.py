@@ -241,12 +241,13 @@ def _of_members(L: pl.DataFrame, cols: list[str], members: pl.Series, codes: pl.
     return L.select(cols).filter(codes & pl.col("member_id").is_in(members.implode()))
 
 
+def _side_mods(ctx: _Ctx, side: str) -> list[str]:
+    """The modifiers the policy gives `side` (right / left / bilateral), e.g. RT, LT, 50."""
+    return [str(k) for k, v in ctx.mods["side"].items() if v == side]
+
+
 def _mod_side(ctx: _Ctx) -> pl.Expr:
-    side = {str(k): v for k, v in ctx.mods["side"].items()}
-    right = [k for k, v in side.items() if v == "right"]
-    left = [k for k, v in side.items() if v == "left"]
-    bilat = [k for k, v in side.items() if v == "bilateral"]
-    r, lft, b = _has_mod(right), _has_mod(left), _has_mod(bilat)
+    r, lft, b = (_has_mod(_side_mods(ctx, s)) for s in ("right", "left", "bilateral"))
     return (
         pl.when(b | (r & lft)).then(pl.lit("bilateral"))
         .when(r).then(pl.lit("right"))
@@ -415,10 +416,7 @@ def _mue(A: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
 def _bilateral(A: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
     """`A`: the audited-code lines, selected once in `apply` for every edit (`_audited_lines`)."""
     pfs = ctx.pfs.filter((pl.col("bilat_surg") == "1") & pl.col("hcpcs").is_in(ctx.audited))
-    side = {str(k): v for k, v in ctx.mods["side"].items()}
-    m50 = [k for k, v in side.items() if v == "bilateral"]
-    rt = [k for k, v in side.items() if v == "right"]
-    lt = [k for k, v in side.items() if v == "left"]
+    m50, rt, lt = (_side_mods(ctx, s) for s in ("bilateral", "right", "left"))
     b = (
         A.join(pfs, left_on="procedure_code", right_on="hcpcs")
         .filter(_in_window())
