@@ -75,9 +75,10 @@ class AuditResult:
 
     @property
     def findings_by_rule(self) -> dict[str, int]:
+        """Findings per rule: every catalogue rule (0 when silent) in catalogue order, then any other."""
         counts = dict(self.findings.group_by("rule_id").len().iter_rows()) if self.findings.height else {}
-        return {r.id: int(counts.get(r.id, 0)) for r in catalogue()} | {
-            k: int(v) for k, v in counts.items() if k not in {r.id for r in catalogue()}}
+        known = {r.id: int(counts.get(r.id, 0)) for r in catalogue()}
+        return known | {k: int(v) for k, v in counts.items() if k not in known}
 
     @property
     def exit_code(self) -> ExitCode:
