@@ -23,11 +23,12 @@ from .rules import OUTPUT_SCHEMA, catalogue, conform, rules_version
 from .rules import claim_edits
 from .rules import documentation as doc_rules
 from .schema import Layout, load_layout, load_mapping, validate_mapping
+from .validation import REJECTED_COLUMNS as CELL_REJECTED_COLUMNS
 from .validation import validate
 
 TARGET_CODE = "34421"
-REJECTED_COLUMNS = {"source_file": pl.String, ROW: pl.Int64, "column": pl.String, "value": pl.String,
-                    "problem": pl.String}
+# the validator's rejected cells, with the file they came from
+REJECTED_COLUMNS = {"source_file": pl.String, **CELL_REJECTED_COLUMNS}
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
