@@ -37,7 +37,7 @@ def stable_hash(expr: pl.Expr, size: int = 16) -> pl.Expr:
         return_dtype=pl.String)
 
 
-def _dotted(col: str) -> pl.Expr:
+def dotted_icd(col: str) -> pl.Expr:
     """ICD-10-CM codes are stored without the dot; people read them with it (I82.412)."""
     c = pl.col(col)
     return pl.when(c.str.len_chars() > 3).then(pl.format("{}.{}", c.str.slice(0, 3), c.str.slice(3))
@@ -78,7 +78,7 @@ def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None
             df = df.with_columns(pl.lit(None, pl.String).alias(c))
     modifiers = pl.concat_str(MODIFIERS, separator=",", ignore_nulls=True)
     dx = pl.concat_str(DX, separator=",", ignore_nulls=True)
-    dotted = pl.concat_str([_dotted(c) for c in DX], separator=",", ignore_nulls=True)
+    dotted = pl.concat_str([dotted_icd(c) for c in DX], separator=",", ignore_nulls=True)
     fingerprint_src = pl.concat_str(
         [pl.col("procedure_code"), modifiers, pl.col("units").cast(pl.String), dx,
          pl.col("service_date").cast(pl.String), pl.col("rendering_npi").fill_null(""),

@@ -45,6 +45,7 @@ import yaml
 
 from .. import ruledata_cms
 from ..errors import ConfigError
+from ..findings import dotted_icd
 from . import OUTPUT_SCHEMA, SEVERITIES, empty_output
 from . import catalogue as _all_rules
 
@@ -614,8 +615,7 @@ def _icd_info(codes: list[str]) -> pl.DataFrame:
     return info.with_columns(
         pl.col("billable").is_not_null().alias("exists"),
         pl.col("billable").fill_null(False),
-        pl.when(c.str.len_chars() > 3).then(pl.format("{}.{}", c.str.slice(0, 3), c.str.slice(3)))
-        .otherwise(c).alias("display"),
+        dotted_icd("code").alias("display"),
         c.replace_strict(hints, default="", return_dtype=pl.String).alias("hint"),
     )
 
