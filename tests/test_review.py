@@ -194,6 +194,11 @@ def _unknown_id(wb):
     _set(wb["Findings"], "CLM-OTHER", "disposition", "Confirmed")
 
 
+def _pasted_claim_text_as_id(wb):
+    _set(wb["Findings"], "CLM-OTHER", "finding_id", "Jane Doe DOB 1950-01-01")
+    _set(wb["Findings"], "CLM-OTHER", "disposition", "Confirmed")
+
+
 def _invalid_disposition(wb):
     _set(wb["Findings"], "CLM-OTHER", "disposition", "Maybe later")
 
@@ -227,6 +232,7 @@ def _no_summary(wb):
 
 @pytest.mark.parametrize("edit, needles", [
     (_unknown_id, ["nothing imported", "not in run 2026-11-20", "ffffffffffffffff", "Findings row"]),
+    (_pasted_claim_text_as_id, ["nothing imported", "not in run 2026-11-20", "(not a finding id)"]),
     (_invalid_disposition, ["nothing imported", "not one of Confirmed, Corrected, Not an error"]),
     (_no_findings_sheet, ["no Findings sheet"]),
     (_no_disposition_column, ["not a claims-audit report", "'disposition'"]),
@@ -242,7 +248,9 @@ def test_rejected_imports_change_nothing(cli, tmp_path, edit, needles):
     edit(wb)
     wb.save(path)
     before = state(ledger_path(tmp_path))
-    assert_clean_error(cli_import(cli, path, tmp_path), *needles)
+    res = cli_import(cli, path, tmp_path)
+    assert_clean_error(res, *needles)
+    assert "Jane Doe" not in res.output  # whatever a reviewer pasted into a cell is never echoed
     assert state(ledger_path(tmp_path)) == before
 
 

@@ -24,6 +24,8 @@ from typing import Any
 from .errors import ReviewImportError
 from .ledger import Ledger, NewDecision, Outcomes
 
+_ID_SHAPE = re.compile(r"[0-9a-f]{16}(-[0-9]+)?")
+
 SHEET = re.compile(r"^(Findings|Closed)( \d+)?$")
 ID, DISPOSITION, NOTE = "finding_id", "disposition", "reviewer_note"
 SHOWN = 5  # examples named per problem in an error message
@@ -218,7 +220,10 @@ def _decisions(wb: ReviewedWorkbook, outcomes: Outcomes, known: dict[str, tuple[
             conflicts.append(r)
     problems = []
     if unknown:
-        ids = ", ".join(dict.fromkeys(r.finding_id[:40] for r in unknown[:SHOWN]))
+        # echo a cell only when it has the shape of a finding id (a hash): a hand-edited cell could hold
+        # anything, and claim values never go into messages
+        ids = ", ".join(dict.fromkeys(r.finding_id if _ID_SHAPE.fullmatch(r.finding_id) else "(not a finding id)"
+                                      for r in unknown[:SHOWN]))
         problems.append(f"{len(unknown)} row(s) with a finding id that is not in run {wb.run_date} of the "
                         f"ledger ({_where(unknown)}: {ids}; edited by hand, or was the run re-run since "
                         "this workbook was written?)")
