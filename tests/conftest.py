@@ -57,13 +57,26 @@ def write_xlsx(path: Path, rows: list[dict[str, str]], header: list[str] | None 
     return path
 
 
-def read_sheet(path: Path, sheet: str) -> list[dict[str, object]]:
+def read_sheet(path: Path, sheet: str, drop_blank: bool = False) -> list[dict[str, object]]:
+    """Rows as dicts with every header key; `drop_blank` leaves out rows with no value at all."""
     wb = openpyxl.load_workbook(path, read_only=True)
     rows = list(wb[sheet].iter_rows(values_only=True))
     wb.close()
     head = rows[0]
     # read-only mode drops trailing empty cells of write-only sheets: pad every row to the header
-    return [{h: (r[i] if i < len(r) else None) for i, h in enumerate(head)} for r in rows[1:]]
+    return [{h: (r[i] if i < len(r) else None) for i, h in enumerate(head)} for r in rows[1:]
+            if not drop_blank or any(v is not None for v in r)]
+
+
+# A second process holding the write lock of an SQLite file until its stdin closes (ledger tests).
+HOLD_LOCK = """\
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()
+con.execute("ROLLBACK")
+"""
 
 
 @pytest.fixture

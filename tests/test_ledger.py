@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import conftest
+
 import datetime as dt
 import os
 import sqlite3
@@ -171,14 +173,7 @@ def test_a_failed_transaction_changes_nothing(store):
     assert store.query("SELECT count(*) FROM run_findings") == [(0,)]
 
 
-HOLD_LOCK = textwrap.dedent("""
-    import sqlite3, sys
-    con = sqlite3.connect(sys.argv[1], isolation_level=None)
-    con.execute("BEGIN IMMEDIATE")
-    print("locked", flush=True)
-    sys.stdin.read()
-    con.execute("ROLLBACK")
-""")
+HOLD_LOCK = conftest.HOLD_LOCK
 
 
 def test_a_ledger_busy_for_too_long_fails_clearly_and_readers_are_not_blocked(tmp_path):

@@ -3,6 +3,8 @@ rejected import changing nothing."""
 
 from __future__ import annotations
 
+import conftest
+
 import shutil
 import sqlite3
 from pathlib import Path
@@ -26,13 +28,8 @@ CLAIMS = {"CLM-APPROACH": dict(documented_approach="percutaneous"),
 
 
 def read_sheet(path: Path, sheet: str) -> list[dict[str, object]]:
-    """Rows as dicts with every header key (read-only openpyxl drops trailing empty cells)."""
-    wb = openpyxl.load_workbook(path, read_only=True)
-    rows = list(wb[sheet].iter_rows(values_only=True))
-    wb.close()
-    head = rows[0]
-    return [{h: (r[i] if i < len(r) else None) for i, h in enumerate(head)} for r in rows[1:] if any(
-        v is not None for v in r)]
+    """Rows as dicts with every header key; rows a reviewer emptied are left out."""
+    return conftest.read_sheet(path, sheet, drop_blank=True)
 EXPECTED = [("CLM-APPROACH", "APPROACH_MISMATCH"), ("CLM-SITE", "SITE_MISMATCH"),
             ("CLM-INCOMPLETE", "DOCUMENTATION_INCOMPLETE"), ("CLM-OTHER", "APPROACH_MISMATCH")]
 

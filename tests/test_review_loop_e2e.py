@@ -3,11 +3,12 @@ again on partly changed extracts; plus concurrent use of one ledger by several p
 
 from __future__ import annotations
 
+import conftest
+
 import hashlib
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -34,13 +35,8 @@ NIGHT2 = {**{k: v for k, v in NIGHT1.items() if k != "CLM-D"},
 
 
 def read_sheet(path: Path, sheet: str) -> list[dict[str, object]]:
-    """Rows as dicts with every header key (read-only openpyxl drops trailing empty cells)."""
-    wb = openpyxl.load_workbook(path, read_only=True)
-    rows = list(wb[sheet].iter_rows(values_only=True))
-    wb.close()
-    head = rows[0]
-    return [{h: (r[i] if i < len(r) else None) for i, h in enumerate(head)} for r in rows[1:] if any(
-        v is not None for v in r)]
+    """Rows as dicts with every header key; rows a reviewer emptied are left out."""
+    return conftest.read_sheet(path, sheet, drop_blank=True)
 
 def extract(tmp_path: Path, night: str, claims: dict[str, dict]) -> Path:
     members = {c: f"{MEMBER}-{c[-1]}" for c in NIGHT2}  # one member each: no claim-level edits apply
@@ -264,14 +260,7 @@ def test_concurrent_runs_against_one_ledger(tmp_path):
         assert db(ledger, "SELECT count(*) FROM run_findings WHERE run_date = ?", (day,)) == [(5,)]
 
 
-HOLD_LOCK = textwrap.dedent("""
-    import sqlite3, sys
-    con = sqlite3.connect(sys.argv[1], isolation_level=None)
-    con.execute("BEGIN IMMEDIATE")
-    print("locked", flush=True)
-    sys.stdin.read()
-    con.execute("ROLLBACK")
-""")
+HOLD_LOCK = conftest.HOLD_LOCK
 
 
 def test_a_run_and_an_import_fail_cleanly_when_the_ledger_stays_locked(cli, tmp_path):
