@@ -49,3 +49,67 @@ def test_units_must_be_whole_positive_numbers(tmp_path):
     v = _validate(tmp_path, [line(units=u) for u in ["1", "2", "-1", "x", "1.5", "0", "+3"]])
     assert v.lines.get_column("units").to_list() == [1, 2, 3]
     assert v.rows_rejected == 4
+
+
+# --- the shortcuts of `check_column` give exactly what the plain path gives --------------------------
+
+# cells of every kind: clean, in need of normalizing, empty, blank, invalid, hostile
+ODD_CELLS = [None, "", " ", "  \t", "x", "X1", "=1+2", "\x00", "é", "1,5", '"q"', "a\nb", "-0", "+0", "0",
+             "+7", "07", " 7 ", "1e5", "inf", "nan", "-1", "1.5", ".5", "5.", "12.50", " 12.5", "999999999",
+             "1234567890", "1234567893", " 1234567893", "2026-02-30", "2026-11-03", "11/03/2026",
+             " 11/03/2026", "3/11/2026", "34421", " 34421", "g0439", "G0439 ", "0001F", "lt", "LT", "50",
+             "i82.412", "I82412", "I82.412", " i82.412 ", "I8", "123", "C01", "Z99.89", "z9989"]
+
+
+def _odd_column(n: int, seed: int, fill: float) -> pl.Series:
+    import random
+    rnd = random.Random(seed)
+    return pl.Series([rnd.choice(ODD_CELLS) if rnd.random() < fill else None for _ in range(n)],
+                     dtype=pl.String)
+
+
+def _assert_same(col: pl.Series, spec) -> None:
+    from polars.testing import assert_series_equal
+
+    from claims_audit.validation import check_column, plain_check
+    typed, bad = check_column(col, spec)
+    ref_typed, ref_bad = plain_check(col, spec)
+    bad = pl.repeat(False, col.len(), eager=True) if bad is None else bad
+    assert_series_equal(bad, ref_bad, check_names=False)
+    keep = ~ref_bad  # a failing cell's typed value is never used (its row is rejected)
+    assert_series_equal(typed.filter(keep), ref_typed.filter(keep), check_names=False)
+
+
+def test_column_shortcuts_equal_plain_path_on_odd_cells():
+    layout = load_layout()
+    for spec in layout.columns:
+        for seed, fill in ((1, 1.0), (2, 0.9), (3, 0.3), (4, 0.02)):  # dense, sparse and nearly empty
+            _assert_same(_odd_column(400, seed, fill), spec)
+
+
+def test_column_shortcuts_equal_plain_path_on_clean_and_nearly_clean_columns(tmp_path):
+    """The realistic case: a clean generated extract (every shortcut taken), then the same columns with
+    one cell each needing normalization and one invalid cell (the mixed paths)."""
+    from claims_audit import sample
+    path = tmp_path / "s.csv"
+    sample.write(sample.generate(3_000, seed=5), path)
+    layout = load_layout()
+    frame = read(InputFile(path, str(path)), layout).frame
+    for spec in layout.columns:
+        col = frame.get_column(spec.name)
+        _assert_same(col, spec)
+        for k, cell in ((7, " 7 "), (1500, "i82.412"), (2999, "=bad"), (11, None), (12, "")):
+            _assert_same(col.clone().scatter(k, cell), spec)
+
+
+def test_shortcuts_never_modify_the_text_frame(tmp_path):
+    """The failure report quotes the cell as it stood in the file: the typed columns must be copies."""
+    rows = [line(procedure_code=" g0439 ", claim_id=" C1 ", dx_1="i82.412"), line(units="x")]
+    p = write_csv(tmp_path / "x.csv", rows)
+    layout = load_layout()
+    raw = read(InputFile(p, str(p)), layout)
+    before = raw.frame.clone()
+    v = validate(raw, layout)
+    assert raw.frame.equals(before)
+    assert v.lines.get_column("procedure_code").to_list() == ["G0439"]
+    assert v.lines.get_column("claim_id").to_list() == ["C1"]

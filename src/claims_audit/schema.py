@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandera.polars as pa
 import polars as pl
 import yaml
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 DEFAULT_SCHEMA = "claims-extract-v1.yaml"
 TYPES = {"text", "integer", "date", "decimal", "code"}
@@ -253,7 +255,9 @@ def value_ok(spec: ColumnSpec) -> pl.Expr:
 
 
 def build_pandera_schema(layout: Layout) -> pa.DataFrameSchema:
-    """The pandera polars schema over the normalized text frame."""
+    """The pandera polars schema over the normalized text frame (pandera is imported only here: a clean
+    extract never needs it, see `validation`)."""
+    import pandera.polars as pa
 
     def make_check(spec: ColumnSpec) -> pa.Check:
         def check(data: Any) -> pl.LazyFrame:

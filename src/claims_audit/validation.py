@@ -4,26 +4,37 @@ A row with any bad cell is rejected as a whole, and every bad cell of it is repo
 value, reason). Nothing is dropped silently: rows_read == rows_valid + rows_rejected, always.
 
 The pandera schema built from the layout is the judge of every cell. To keep large clean extracts fast,
-the same cell rules are first evaluated column by column (over the distinct values of repetitive columns
-such as codes and dates, mapped back to the rows); only the rows that this pass flags are handed to pandera
-for the detailed failure report (on a clean file, pandera has nothing to do). Both use the very same
-expressions (:func:`claims_audit.schema.value_ok`), so they cannot disagree; should they ever, pandera's
-verdict is the one that counts.
+the same cell rules (:func:`claims_audit.schema.value_ok`) are first evaluated column by column, as
+cheaply as each column allows:
+
+* a mostly empty column is checked over its filled cells only;
+* a repetitive column (codes, dates, counts, NPIs) over its distinct values, mapped back to the rows;
+* any other column row by row, on the text as it stands.
+
+A cell that is already in normal form (normalizing would not change it) and passes its rules is accepted
+as it is, and its typed value is cast straight from it. Every other cell, a handful in a real extract,
+takes the full path: normalized, checked, and cast one by one. Only rows that fail there are handed to
+pandera for the detailed failure report, so on a clean file pandera (and its import) has nothing to do.
+Both use the very same expressions, so they cannot disagree; should they ever, pandera's verdict counts.
+`tests/test_validation.py` checks the shortcuts against the plain path on generated and hostile frames.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import pandera.polars as pa
 import polars as pl
 
 from .readers import ROW, RawTable
 from .schema import ColumnSpec, Layout, cast, normalize, value_ok
 
 REJECTED_COLUMNS = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String}
+# column types whose values repeat a great deal: checked over their distinct values
+REPETITIVE = {"code", "date", "integer"}
+THREADS = 2  # columns are checked two at a time: polars releases the GIL inside each operation
 
 
 @dataclass
@@ -35,13 +46,10 @@ class Validated:
 
 def validate(raw: RawTable, layout: Layout) -> Validated:
     frame = raw.frame
-    typed: dict[str, pl.Series] = {}
-    suspects: list[pl.Series] = []
-    for spec in layout.columns:
-        values, bad = _check_column(frame.get_column(spec.name), spec)
-        typed[spec.name] = values
-        if bad is not None:
-            suspects.append(bad)
+    with ThreadPoolExecutor(THREADS) as pool:
+        checked = list(pool.map(lambda s: check_column(frame.get_column(s.name), s), layout.columns))
+    typed = [values for values, _ in checked]
+    suspects = [bad for _, bad in checked if bad is not None]
     suspect = functools.reduce(operator.or_, suspects) if suspects else None
     if suspect is not None and suspect.any():
         original = frame.filter(suspect)
@@ -50,7 +58,7 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
     else:
         cells = pl.DataFrame(schema=REJECTED_COLUMNS)
     bad_rows = cells.get_column(ROW).unique()
-    lines = pl.DataFrame([frame.get_column(ROW), *typed.values()])
+    lines = pl.DataFrame([frame.get_column(ROW), *typed])
     if bad_rows.len():
         lines = lines.filter(~pl.col(ROW).is_in(bad_rows.implode()))
     lines = _without_empty_chunks(lines)
@@ -77,21 +85,60 @@ def _ok(spec: ColumnSpec) -> pl.Expr:
     return ok & pl.col(spec.name).is_not_null() if spec.required else ok
 
 
-def _check_column(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series | None]:
-    """(typed values, mask of rows whose cell fails or None when none can) for one text column.
+# --- one column --------------------------------------------------------------------------------------
 
-    Codes, dates, counts and NPIs repeat a great deal: their distinct values are normalized, checked and
-    cast once and mapped back (a column already in normal form is reused as it is, without a copy).
-    Free text, ids and amounts are handled over the whole column.
-    """
+
+def check_column(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series | None]:
+    """(typed values, mask of rows whose cell fails, or None when none does) for one text column."""
+    if _free_text(spec):
+        return plain_check(col, spec)[0], None  # no rule to fail: only empty text becomes null
+    if not spec.required and col.null_count() * 2 > col.len():
+        return _check_sparse(col, spec)
+    if spec.type in REPETITIVE or spec.check:
+        return _check_distinct(col, spec)
+    return _check_rows(col, spec)
+
+
+def plain_check(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series]:
+    """The reference path: normalize, check and cast every cell. Used for the cells the shortcuts do not
+    accept, and by the tests as the yardstick of the shortcuts."""
+    out = _collect(pl.LazyFrame({spec.name: col}).select(normalize(spec)).select(
+        cast(spec).alias("__typed"), (~_ok(spec)).alias("__bad")))
+    return out.get_column("__typed").alias(spec.name), out.get_column("__bad")
+
+
+def _collect(lf: pl.LazyFrame) -> pl.DataFrame:
+    """Lazy, so that polars computes a sub-expression used twice (a cast checked and kept) only once."""
+    return lf.collect()
+
+
+def _free_text(spec: ColumnSpec) -> bool:
+    return spec.type == "text" and not (spec.required or spec.normalize or spec.pattern or spec.check)
+
+
+def _check_sparse(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series | None]:
+    """A mostly empty optional column: only its filled cells are checked (an empty cell always passes)."""
+    where = col.is_not_null().arg_true()
+    values = col.gather(where)
+    typed_v, bad_v = check_column(values, spec)
+    bad = None
+    if bad_v is not None:
+        bad = pl.repeat(False, col.len(), eager=True).scatter(where.filter(bad_v), True)
+    if typed_v is values:
+        return col, bad
+    typed = pl.repeat(None, col.len(), dtype=typed_v.dtype, eager=True).scatter(where, typed_v)
+    return typed.alias(spec.name), bad
+
+
+def _check_distinct(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series | None]:
+    """Codes, dates, counts and NPIs repeat a great deal: each distinct value is normalized, checked and
+    cast once and mapped back to the rows. When every distinct value is already in normal form, the column
+    is used as it is (text) or cast straight (numbers): no mapping at all."""
     name = spec.name
-    if spec.type == "text" and not spec.check or spec.type == "decimal":
-        out = pl.DataFrame({name: col}).select(normalize(spec)).select(
-            cast(spec).alias("__typed"), (~_ok(spec)).alias("__bad"))
-        bad = out.get_column("__bad")
-        return out.get_column("__typed").alias(name), (bad if bad.any() else None)
-    lookup = pl.DataFrame({"__raw": col.unique()}).with_columns(pl.col("__raw").alias(name)).with_columns(
-        normalize(spec)).with_columns(_ok(spec).alias("__ok"), cast(spec).alias("__typed"))
+    lookup = _collect(pl.LazyFrame({"__raw": col.unique()}).with_columns(pl.col("__raw").alias(name))
+                      .with_columns(normalize(spec)).with_columns(
+                          _ok(spec).alias("__ok"), cast(spec).alias("__typed"),
+                          pl.col(name).eq_missing(pl.col("__raw")).alias("__same")))
     failing = lookup.filter(~pl.col("__ok")).get_column("__raw")
     bad = None
     if failing.len():
@@ -99,17 +146,50 @@ def _check_column(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Serie
         if failing.null_count():
             bad = bad | col.is_null()
         bad = bad.fill_null(False)
-    raw_v, typed_v = lookup.get_column("__raw"), lookup.get_column("__typed")
-    if typed_v.dtype == pl.String and raw_v.equals(typed_v, check_names=False, null_equal=True):
-        return col, bad
+    if lookup.get_column("__same").all():
+        if spec.type in ("text", "code"):
+            return col, bad
+        if spec.type != "date":
+            return _collect(pl.LazyFrame({name: col}).select(cast(spec))).to_series(), bad
     keys = lookup.filter(pl.col("__raw").is_not_null())
     values = col.replace_strict(keys.get_column("__raw"), keys.get_column("__typed"), default=None,
-                                return_dtype=typed_v.dtype)
+                                return_dtype=keys.get_column("__typed").dtype)
     return values.alias(name), bad
+
+
+def _check_rows(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series | None]:
+    """Ids and amounts, row by row: a cell already in normal form that passes is cast as it stands; the
+    others (and only they) take the full path (e.g. ' 12.50' is fine once trimmed)."""
+    c = pl.col(spec.name)
+    steady = c.is_not_null() & (c.str.len_bytes() > 0)
+    if "strip" in spec.normalize:  # comparing lengths is much cheaper than comparing trimmed text
+        steady = steady & (c.str.strip_chars().str.len_bytes() == c.str.len_bytes())
+    if set(spec.normalize) - {"strip"}:
+        steady = c.is_not_null() & c.eq_missing(normalize(spec))
+    accepted = (steady & value_ok(spec)).fill_null(False)
+    if not spec.required:
+        accepted = accepted | c.is_null()  # an empty optional cell passes and stays empty
+    out = _collect(pl.LazyFrame({spec.name: col}).select(cast(spec).alias("__typed"),
+                                                         accepted.alias("__accepted")))
+    typed, ok = out.get_column("__typed").alias(spec.name), out.get_column("__accepted")
+    if spec.type == "text":
+        typed = col
+    if ok.all():
+        return typed, None
+    where = (~ok).arg_true()
+    typed_o, bad_o = plain_check(col.gather(where), spec)
+    typed = (col.clone() if typed is col else typed).scatter(where, typed_o)
+    bad = pl.repeat(False, col.len(), eager=True).scatter(where.filter(bad_o), True) if bad_o.any() else None
+    return typed, bad
+
+
+# --- the detailed report of the rows that fail -------------------------------------------------------
 
 
 def _failures(frame: pl.DataFrame, original: pl.DataFrame, layout: Layout) -> pl.DataFrame:
     """Every failed cell from the pandera schema, with the value as it stood in the file."""
+    import pandera.polars as pa  # only when some row fails: a clean extract never pays for the import
+
     try:
         layout.pandera_schema.validate(frame, lazy=True)
         return pl.DataFrame(schema=REJECTED_COLUMNS)
