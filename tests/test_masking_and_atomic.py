@@ -115,6 +115,15 @@ def test_no_claim_value_in_console_output_of_a_hostile_run(tmp_path):
     assert "MBR778899" in cells and "SECRETUNITS" in cells
 
 
+def _main_in_process(monkeypatch) -> None:
+    """The console entry point ends the process with os._exit: here it raises SystemExit instead."""
+    def exit_(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(cli_module.os, "_exit", exit_)
+    cli_module.main()
+
+
 @pytest.mark.parametrize("where", ["rules", "reader", "report"])
 def test_internal_error_prints_no_claim_value(tmp_path, monkeypatch, capsys, where):
     src = _hostile_extract(tmp_path / "in")
@@ -129,7 +138,7 @@ def test_internal_error_prints_no_claim_value(tmp_path, monkeypatch, capsys, whe
     monkeypatch.setattr(sys, "argv", ["claims-audit", "run", str(src), "--out", str(tmp_path / "out"),
                                       "--run-date", RUN_DATE, "--no-ledger"])
     with pytest.raises(SystemExit) as exc:
-        cli_module.main()
+        _main_in_process(monkeypatch)
     captured = capsys.readouterr()
     assert exc.value.code == 4
     assert "Error: internal error (ValueError)" in captured.err
@@ -150,7 +159,7 @@ def test_reconciliation_error_names_no_value(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["claims-audit", "run", str(src), "--out", str(tmp_path / "out"),
                                       "--run-date", RUN_DATE, "--no-ledger"])
     with pytest.raises(SystemExit) as exc:
-        cli_module.main()
+        _main_in_process(monkeypatch)
     captured = capsys.readouterr()
     assert exc.value.code == 4 and "internal error" in captured.err
     _assert_no_phi(captured.out + captured.err)

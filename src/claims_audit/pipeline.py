@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,17 +126,14 @@ def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str]
     summary = InputSummary(path=inp.display)
     if inp.problem:
         return _reject_file(summary, inp.problem, None, 0)
-    # the checksum is computed while the file is parsed (hashlib and polars both release the GIL)
-    with ThreadPoolExecutor(1) as pool:
-        digest = pool.submit(sha256, inp.path)
-        try:
-            raw = read(inp, layout, mapping)
-        except FileRejected as exc:
-            raw, rejected = None, exc
-        try:
-            summary.sha256 = digest.result()
-        except OSError as exc:
-            return _reject_file(summary, f"file cannot be read: {exc.strerror or type(exc).__name__}", None, 0)
+    try:
+        raw = read(inp, layout, mapping)
+    except FileRejected as exc:
+        raw, rejected = None, exc
+    try:  # reading a delimited file computes its checksum on the way (while polars parses it)
+        summary.sha256 = raw.sha256 if raw is not None and raw.sha256 else sha256(inp.path)
+    except OSError as exc:
+        return _reject_file(summary, f"file cannot be read: {exc.strerror or type(exc).__name__}", None, 0)
     if raw is None:
         return _reject_file(summary, rejected.reason, rejected.column, rejected.rows)
     checked = validate(raw, layout)

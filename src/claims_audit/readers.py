@@ -15,6 +15,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ class RawTable:
     delimiter: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     blank_lines: int = 0
+    sha256: str | None = None  # of the file's bytes, when reading it computed that on the way
 
 
 def discover(paths: list[str | Path]) -> list[InputFile]:
@@ -105,6 +107,26 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """One pass over a delimited file's bytes, made in a thread while polars parses the file (hashlib and
+    polars both release the GIL): its checksum, its delimiter count and whether it holds a quote."""
+
+    sha256: str
+    separators: int
+    quoted: bool
+
+
+def _scan(path: Path, delimiter: str) -> _Scan:
+    h, sep = hashlib.sha256(), delimiter.encode()
+    separators, quoted = 0, False
+    for chunk in _chunks(path):  # the delimiter is one byte: it cannot straddle two chunks
+        h.update(chunk)
+        separators += chunk.count(sep)
+        quoted = quoted or b'"' in chunk
+    return _Scan(h.hexdigest(), separators, quoted)
+
+
 def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) -> RawTable:
     """Read one input as a text table. Raises FileRejected when the file as a whole is unusable."""
     suffix = inp.path.suffix.lower()
@@ -146,6 +168,7 @@ class _Parsed:
     encoding: str
     delimiter: str | None
     blank_lines: int
+    sha256: str | None = None
 
 
 BINARY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff",
@@ -232,7 +255,13 @@ def _read_delimited(path: Path, suffix: str) -> _Parsed:
     if not any(h.strip() for h in header):
         raise FileRejected("first line is blank: the header row must be the first line")
     try:
-        return _parse_body(source, header, delimiter, encoding)
+        if not isinstance(source, Path):
+            return _parse_body(source, header, delimiter, encoding)
+        with ThreadPoolExecutor(1) as pool:
+            scan = pool.submit(_scan, source, delimiter)
+            parsed = _parse_body(source, header, delimiter, encoding, scan)
+            parsed.sha256 = scan.result().sha256
+            return parsed
     except _NotUtf8:
         data = path.read_bytes() if isinstance(source, Path) else source
         text, enc = _decode_legacy(data)
@@ -331,7 +360,8 @@ def _utf8_error(exc: Exception, source: Path | bytes) -> bool:
     return False
 
 
-def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encoding: str) -> _Parsed:
+def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encoding: str,
+                scan: Future[_Scan] | None = None) -> _Parsed:
     """Parse with polars; prove every record has the header's number of fields, or count each record's
     fields with a vectorised pass over the raw lines; irregular files go to the exact parser."""
     n = len(header)
@@ -350,7 +380,7 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
             if _utf8_error(exc2, source):
                 raise _NotUtf8() from None
             return _parse_with_csv_module(source, header, delimiter, encoding)
-    if strict and _well_formed(source, body, n, delimiter):
+    if strict and _well_formed(scan.result() if scan else _scan_bytes(source, delimiter), body, n, delimiter):
         rows = body.height
         counts = pl.DataFrame({"fields": pl.repeat(n, rows, dtype=pl.Int64, eager=True),
                                "blank": pl.repeat(False, rows, eager=True),
@@ -366,7 +396,7 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
     return _assemble(body, counts.drop("first"), header, delimiter, encoding)
 
 
-def _well_formed(source: Path | bytes, body: pl.DataFrame, n: int, delimiter: str) -> bool:
+def _well_formed(scan: _Scan, body: pl.DataFrame, n: int, delimiter: str) -> bool:
     """Cheap proof that every record has exactly the header's n fields, so the line pass can be skipped.
 
     The strict parse proved that no record has more than n fields; if the separators in the file number
@@ -375,13 +405,15 @@ def _well_formed(source: Path | bytes, body: pl.DataFrame, n: int, delimiter: st
     """
     if body.height == 0:
         return False
-    sep = delimiter.encode()
-    in_file, quoted = 0, False
-    for chunk in _chunks(source):  # the delimiter is one byte: it cannot straddle two chunks
-        in_file += chunk.count(sep)
-        quoted = quoted or b'"' in chunk
-    in_cells = _separators_in_cells(body, n, delimiter) if quoted else 0
-    return in_file == body.height * (n - 1) + in_cells
+    in_cells = _separators_in_cells(body, n, delimiter) if scan.quoted else 0
+    return scan.separators == body.height * (n - 1) + in_cells
+
+
+def _scan_bytes(source: Path | bytes, delimiter: str) -> _Scan:
+    """The counts of `_scan` for text already in memory (transcoded); no checksum (of other bytes)."""
+    if isinstance(source, Path):
+        return _scan(source, delimiter)
+    return _Scan("", source.count(delimiter.encode()), b'"' in source)
 
 
 def _separators_in_cells(body: pl.DataFrame, n: int, delimiter: str) -> int:
@@ -651,4 +683,4 @@ def _to_canonical(p: _Parsed, layout: Layout, mapping: dict[str, str]) -> RawTab
          "value": [None] * len(p.structural), "problem": [m for _, m in p.structural]},
         schema={ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String})
     rows_read = frame.height + structural.height
-    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines)
+    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256)
