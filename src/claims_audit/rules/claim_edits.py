@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -1021,27 +1022,24 @@ def apply(
     def enabled(rid: str) -> bool:
         return cfg["rules"].get(rid, {}).get("enabled", True)
 
-    parts: list[pl.DataFrame] = []
-    if enabled("PTP_CONFLICT"):
-        parts.append(_ptp(L, ctx, A))
-    if enabled("MUE_EXCEEDED"):
-        parts.append(_mue(A, ctx))
-    if enabled("BILATERAL_FORMAT"):
-        parts.append(_bilateral(A, ctx))
-    if enabled("LATERALITY_CONFLICT"):
-        parts.append(_laterality(A, ctx))
-    if enabled("DIAGNOSIS_INVALID") or enabled("DIAGNOSIS_NOT_SUPPORTING"):
-        invalid, not_supporting = _diagnoses(A, ctx)
-        if enabled("DIAGNOSIS_INVALID"):
-            parts.append(invalid)
-        if enabled("DIAGNOSIS_NOT_SUPPORTING"):
-            parts.append(not_supporting)
-    if enabled("GLOBAL_PERIOD_EM"):
-        parts.append(_global(L, ctx, A))
-    if enabled("MODIFIER_NOT_PAYABLE"):
-        parts.append(_modifier_payable(L, ctx))
-    if enabled("DUPLICATE_LINE"):
-        parts.append(_duplicates(L, ctx))
+    edits: dict[str, Callable[[], pl.DataFrame]] = {  # the slowest first: the two workers end together
+        "GLOBAL_PERIOD_EM": lambda: _global(L, ctx, A),
+        "PTP_CONFLICT": lambda: _ptp(L, ctx, A),
+        "DUPLICATE_LINE": lambda: _duplicates(L, ctx),
+        "DIAGNOSIS_INVALID": lambda: _diagnoses(A, ctx)[0],
+        "DIAGNOSIS_NOT_SUPPORTING": lambda: _diagnoses(A, ctx)[1],
+        "LATERALITY_CONFLICT": lambda: _laterality(A, ctx),
+        "MUE_EXCEEDED": lambda: _mue(A, ctx),
+        "MODIFIER_NOT_PAYABLE": lambda: _modifier_payable(L, ctx),
+        "BILATERAL_FORMAT": lambda: _bilateral(A, ctx),
+    }
+    if enabled("DIAGNOSIS_INVALID") and enabled("DIAGNOSIS_NOT_SUPPORTING"):  # one pass gives both
+        del edits["DIAGNOSIS_INVALID"]
+        edits["DIAGNOSIS_NOT_SUPPORTING"] = lambda: pl.concat(_diagnoses(A, ctx), how="vertical")
+    run = [fn for rid, fn in edits.items() if enabled(rid)]
+    # the edits are independent chains of polars operations (which release the GIL): two at a time
+    with ThreadPoolExecutor(2) as pool:
+        parts = list(pool.map(lambda fn: fn(), run))
     out = pl.concat([empty_output(), *parts], how="vertical")
     overrides = {rid: s["severity"] for rid, s in cfg["rules"].items() if "severity" in s and rid in RULE_IDS}
     if overrides:
