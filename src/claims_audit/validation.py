@@ -34,7 +34,6 @@ from .schema import ColumnSpec, Layout, cast, normalize, value_ok
 REJECTED_COLUMNS = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String}
 # column types whose values repeat a great deal: checked over their distinct values
 REPETITIVE = {"code", "date", "integer"}
-THREADS = 2  # columns are checked two at a time: polars releases the GIL inside each operation
 
 
 @dataclass
@@ -46,7 +45,8 @@ class Validated:
 
 def validate(raw: RawTable, layout: Layout) -> Validated:
     frame = raw.frame
-    with ThreadPoolExecutor(THREADS) as pool:
+    # columns are checked in parallel, one per core (polars releases the GIL inside each operation)
+    with ThreadPoolExecutor(pl.thread_pool_size()) as pool:
         checked = list(pool.map(lambda s: check_column(frame.get_column(s.name), s), layout.columns))
     typed = [values for values, _ in checked]
     suspects = [bad for _, bad in checked if bad is not None]

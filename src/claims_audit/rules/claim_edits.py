@@ -1037,8 +1037,8 @@ def apply(
         del edits["DIAGNOSIS_INVALID"]
         edits["DIAGNOSIS_NOT_SUPPORTING"] = lambda: pl.concat(_diagnoses(A, ctx), how="vertical")
     run = [fn for rid, fn in edits.items() if enabled(rid)]
-    # the edits are independent chains of polars operations (which release the GIL): two at a time
-    with ThreadPoolExecutor(2) as pool:
+    # the edits are independent chains of polars operations (which release the GIL): one per core
+    with ThreadPoolExecutor(pl.thread_pool_size()) as pool:
         parts = list(pool.map(lambda fn: fn(), run))
     out = pl.concat([empty_output(), *parts], how="vertical")
     overrides = {rid: s["severity"] for rid, s in cfg["rules"].items() if "severity" in s and rid in RULE_IDS}
