@@ -87,6 +87,17 @@ def test_column_shortcuts_equal_plain_path_on_odd_cells():
             _assert_same(_odd_column(400, seed, fill), spec)
 
 
+def test_column_shortcuts_on_columns_in_many_chunks():
+    """A large file's columns arrive in many chunks (one per parsing thread and block), some empty."""
+    layout = load_layout()
+    for spec in layout.columns:
+        pieces = [_odd_column(n, seed, fill) for n, seed, fill in
+                  ((300, 5, 1.0), (0, 6, 1.0), (200, 7, 0.1), (1, 8, 1.0), (250, 9, 0.6))]
+        col = pl.concat(pieces, rechunk=False)
+        assert col.n_chunks() > 1
+        _assert_same(col, spec)
+
+
 def test_column_shortcuts_equal_plain_path_on_clean_and_nearly_clean_columns(tmp_path):
     """The realistic case: a clean generated extract (every shortcut taken), then the same columns with
     one cell each needing normalization and one invalid cell (the mixed paths)."""
