@@ -112,19 +112,21 @@ class _Scan:
     """One pass over a delimited file's bytes, made in a thread while polars parses the file (hashlib and
     polars both release the GIL): its checksum, its delimiter count and whether it holds a quote."""
 
-    sha256: str
+    sha256: str | None  # None for text already in memory (transcoded: not the file's bytes)
     separators: int
     quoted: bool
 
 
-def _scan(path: Path, delimiter: str) -> _Scan:
-    h, sep = hashlib.sha256(), delimiter.encode()
+def _scan(source: Path | bytes, delimiter: str) -> _Scan:
+    h = hashlib.sha256() if isinstance(source, Path) else None
+    sep = delimiter.encode()
     separators, quoted = 0, False
-    for chunk in _chunks(path):  # the delimiter is one byte: it cannot straddle two chunks
-        h.update(chunk)
+    for chunk in _chunks(source):  # the delimiter is one byte: it cannot straddle two chunks
+        if h is not None:
+            h.update(chunk)
         separators += chunk.count(sep)
         quoted = quoted or b'"' in chunk
-    return _Scan(h.hexdigest(), separators, quoted)
+    return _Scan(h.hexdigest() if h is not None else None, separators, quoted)
 
 
 def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) -> RawTable:
@@ -380,7 +382,7 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
             if _utf8_error(exc2, source):
                 raise _NotUtf8() from None
             return _parse_with_csv_module(source, header, delimiter, encoding)
-    if strict and _well_formed(scan.result() if scan else _scan_bytes(source, delimiter), body, n, delimiter):
+    if strict and _well_formed(scan.result() if scan else _scan(source, delimiter), body, n, delimiter):
         rows = body.height
         counts = pl.DataFrame({"fields": pl.repeat(n, rows, dtype=pl.Int64, eager=True),
                                "blank": pl.repeat(False, rows, eager=True),
@@ -407,13 +409,6 @@ def _well_formed(scan: _Scan, body: pl.DataFrame, n: int, delimiter: str) -> boo
         return False
     in_cells = _separators_in_cells(body, n, delimiter) if scan.quoted else 0
     return scan.separators == body.height * (n - 1) + in_cells
-
-
-def _scan_bytes(source: Path | bytes, delimiter: str) -> _Scan:
-    """The counts of `_scan` for text already in memory (transcoded); no checksum (of other bytes)."""
-    if isinstance(source, Path):
-        return _scan(source, delimiter)
-    return _Scan("", source.count(delimiter.encode()), b'"' in source)
 
 
 def _separators_in_cells(body: pl.DataFrame, n: int, delimiter: str) -> int:

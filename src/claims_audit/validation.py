@@ -161,11 +161,12 @@ def _check_rows(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series 
     """Ids and amounts, row by row: a cell already in normal form that passes is cast as it stands; the
     others (and only they) take the full path (e.g. ' 12.50' is fine once trimmed)."""
     c = pl.col(spec.name)
-    steady = c.is_not_null() & (c.str.len_bytes() > 0)
-    if "strip" in spec.normalize:  # comparing lengths is much cheaper than comparing trimmed text
-        steady = steady & (c.str.strip_chars().str.len_bytes() == c.str.len_bytes())
     if set(spec.normalize) - {"strip"}:
         steady = c.is_not_null() & c.eq_missing(normalize(spec))
+    else:  # trimming at most: comparing lengths is much cheaper than comparing trimmed text
+        steady = c.is_not_null() & (c.str.len_bytes() > 0)
+        if "strip" in spec.normalize:
+            steady = steady & (c.str.strip_chars().str.len_bytes() == c.str.len_bytes())
     accepted = (steady & value_ok(spec)).fill_null(False)
     if not spec.required:
         accepted = accepted | c.is_null()  # an empty optional cell passes and stays empty

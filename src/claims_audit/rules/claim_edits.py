@@ -1022,7 +1022,7 @@ def apply(
     def enabled(rid: str) -> bool:
         return cfg["rules"].get(rid, {}).get("enabled", True)
 
-    edits: dict[str, Callable[[], pl.DataFrame]] = {  # the slowest first: the two workers end together
+    edits: dict[str, Callable[[], pl.DataFrame]] = {  # the slowest first: the workers end together
         "GLOBAL_PERIOD_EM": lambda: _global(L, ctx, A),
         "PTP_CONFLICT": lambda: _ptp(L, ctx, A),
         "DUPLICATE_LINE": lambda: _duplicates(L, ctx),
