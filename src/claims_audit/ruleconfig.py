@@ -6,19 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from . import configfile
 from .errors import ConfigError
 from .rules import SEVERITIES, catalogue
 
 
 def load_rule_config(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"rule configuration not found: {path}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"rule configuration {path} cannot be parsed: {type(exc).__name__}") from None
+    doc = configfile.load(path, "rule configuration") or {}
     if not isinstance(doc, dict):
         raise ConfigError(f"rule configuration {path} must be a mapping")
     rules = doc.get("rules") or {}

@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
-import yaml
 
+from . import configfile
 from .errors import ConfigError
 
 #: table name -> columns that must be present in every version of it
@@ -119,10 +119,7 @@ def _parse_date(text: str, where: str) -> dt.date:
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"rule data sidecar {path} cannot be read: {type(exc).__name__}") from None
+    doc = configfile.load(path, "rule data sidecar")
     if not isinstance(doc, dict):
         raise ConfigError(f"rule data sidecar {path} must be a mapping")
     return doc
@@ -253,10 +250,7 @@ def load(data_dir: DataDir = None) -> RuleData:
             if vf.meta_path:
                 files.append(vf.meta_path)
         frames[table] = pl.concat(parts, how="diagonal_relaxed")
-    try:
-        policy = yaml.safe_load(policy_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"rule data {policy_path} cannot be read: {type(exc).__name__}") from None
+    policy = configfile.load(policy_path, "rule data")
     if not isinstance(policy, dict):
         raise ConfigError(f"rule data {policy_path} must be a mapping")
     versions.append(

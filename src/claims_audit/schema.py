@@ -8,7 +8,6 @@ schema checks it, and :func:`cast` converts the rows that passed to their real t
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -16,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import yaml
 
+from . import configfile
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -126,12 +125,7 @@ def _expand(entry: dict[str, Any]) -> list[dict[str, Any]]:
 def load_layout(path: str | Path | None = None) -> Layout:
     """Load a layout file; with no path, the shipped default. Raises ConfigError on any defect."""
     p = Path(path) if path else schemas_dir() / DEFAULT_SCHEMA
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"schema file not found: {p}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"schema file {p} cannot be read: {type(exc).__name__}") from None
+    doc = configfile.load(p, "schema file")
     if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list):
         raise ConfigError(f"schema file {p} must be a mapping with a 'columns' list")
     specs: list[ColumnSpec] = []
@@ -179,13 +173,7 @@ def load_mapping(path: str | Path | None) -> dict[str, str]:
     if path is None:
         return {}
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-        doc = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.safe_load(text)
-    except FileNotFoundError:
-        raise ConfigError(f"mapping file not found: {p}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"mapping file {p} cannot be parsed: {type(exc).__name__}") from None
+    doc = configfile.load(p, "mapping file", toml=True)
     cols = doc.get("columns") if isinstance(doc, dict) else None
     if not isinstance(cols, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in cols.items()):
         raise ConfigError(f"mapping file {p} must have a 'columns' table of header: canonical_name")

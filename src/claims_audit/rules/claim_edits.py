@@ -44,7 +44,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from .. import ruledata_cms
+from .. import configfile, ruledata_cms
 from ..errors import ConfigError
 from ..findings import dotted_icd
 from . import OUTPUT_SCHEMA, SEVERITIES, empty_output
@@ -124,14 +124,7 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
     """Read and validate a YAML rule configuration file (None: defaults)."""
     if path is None:
         return validate_config(None)
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"rule configuration file not found: {p}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"rule configuration file {p} cannot be read: {type(exc).__name__}") from None
-    return validate_config(doc)
+    return validate_config(configfile.load(path, "rule configuration file"))
 
 
 # --- small expression helpers ------------------------------------------------------------------------
