@@ -8,7 +8,6 @@ All cases are classified in one batch (one vectorised call) to keep the suite fa
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import polars as pl
 import pytest
