@@ -24,7 +24,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py --rounds 5 --stages
 
 clean:
 	rm -rf $(VENV) reports/*.xlsx reports/*.json reports/*.sqlite .pytest_cache
