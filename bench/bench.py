@@ -114,5 +114,6 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     print(f"time ratio {at / rt:.2f} (target <= 2.0); memory ratio {am / rm:.2f} (target <= 2.0)")
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
