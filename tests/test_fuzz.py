@@ -159,3 +159,47 @@ def test_random_workbooks_never_crash_and_reconcile(rows):
         result = _check_run([src], Path(tmp) / "out")
         assert result.inputs[0].rows_read == sum(1 for r in rows if any(
             v is not None and v != "" for v in r))
+
+
+# --- PHI: random member ids never reach a masked report (issue 17) -------------------------------------
+
+# ids with a letter past F, so that no hex colour or number in the workbook's own XML can match one
+MEMBER_IDS = st.from_regex(r"[0-9A-Z]{0,5}[G-Z][0-9A-Z]{4,6}", fullmatch=True)
+# lines around one member's 34421 that the claim edits pair up (PTP, MUE, duplicate, global period)
+EDIT_LINES = [dict(), dict(procedure_code="37187"), dict(units="2"), dict(claim_id="C-dup"),
+              dict(procedure_code="99213", service_date="2026-11-12", modifier_1=""),
+              dict(procedure_code="75822"), dict(modifier_1="RT"), dict(dx_1="I82.A12")]
+
+
+@settings(max_examples=max(10, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(MEMBER_IDS, st.lists(st.sampled_from(range(len(EDIT_LINES))), min_size=1,
+                                               max_size=5), st.booleans()),
+                min_size=1, max_size=6, unique_by=lambda t: t[0]))
+def test_random_member_ids_never_reach_a_masked_report(members):
+    from claims_audit.audit import audit
+    from claims_audit.report import MASK_KEY_ENV
+    from conftest import write_csv
+    from phi_scan import hits_anywhere
+
+    rows = []
+    for m, (member, picks, rejected) in enumerate(members):
+        for n, pick in enumerate(picks):
+            row = line(**{"claim_id": f"C{m}", "line_number": str(n + 1), "member_id": member,
+                          **EDIT_LINES[pick]})
+            if rejected and n == 0:  # a member_id cell rejected for a line break: its value is masked
+                row["member_id"] = member + "\nx"
+            rows.append(row)
+    old = os.environ.get(MASK_KEY_ENV)
+    os.environ[MASK_KEY_ENV] = "fuzz-key-of-at-least-16-chars"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = write_csv(Path(tmp) / "in" / "night.csv", rows)
+            out = Path(tmp) / "out"
+            outcome = audit([src], out=out, run_date=RUN_DATE, mask=True)
+            assert outcome.result.totals["rows_read"] == len(rows)
+            assert hits_anywhere(out, {member for member, _, _ in members}) == []
+    finally:
+        if old is None:
+            os.environ.pop(MASK_KEY_ENV, None)
+        else:
+            os.environ[MASK_KEY_ENV] = old

@@ -78,13 +78,20 @@ def mask_ids(series: pl.Series, key: bytes) -> pl.Series:
     return series.replace_strict(table, default=None, return_dtype=pl.String) if table else series
 
 
+MASKED_VALUE_NOTE = " (the value shown is the masked member id)"
+
+
 def masked(findings: pl.DataFrame, rejected: pl.DataFrame, key: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Findings with masked member ids, and rejected cells whose rejected member_id value is masked too
+    (its problem says so, since the value no longer is what the file held). Member ids appear nowhere
+    else in the report: the claim edits' evidence names the related line, never the member."""
     findings = findings.with_columns(mask_ids(findings.get_column("member_id"), key).alias("member_id"))
-    is_member = pl.col("column") == "member_id"
-    values = rejected.get_column("value")
-    masked_values = mask_ids(values, key)
+    is_member = (pl.col("column") == "member_id") & pl.col("value").is_not_null()
+    masked_values = mask_ids(rejected.get_column("value"), key)
     rejected = rejected.with_columns(
-        pl.when(is_member).then(masked_values).otherwise(pl.col("value")).alias("value"))
+        pl.when(is_member).then(masked_values).otherwise(pl.col("value")).alias("value"),
+        pl.when(is_member).then(pl.col("problem") + MASKED_VALUE_NOTE).otherwise(pl.col("problem"))
+        .alias("problem"))
     return findings, rejected
 
 

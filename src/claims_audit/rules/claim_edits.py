@@ -335,9 +335,9 @@ def _ptp(L: pl.DataFrame, ctx: _Ctx, A: pl.DataFrame) -> pl.DataFrame:
         line_key=pl.col("line_key_2"),
         message=pl.when(pl.col("modifier_indicator") == 0).then(msg0).when(em2).then(msg_em).otherwise(msg1),
         evidence=pl.format(
-            "{} on {} and {} on this line, member {}, date of service {}, rendering NPI {}; modifiers on "
+            "{} on {} and {} on this line, same member, date of service {}, rendering NPI {}; modifiers on "
             "this line: {}; on the other line: {}",
-            c1, other, c2, pl.col("member_id"), _d("service_date"),
+            c1, other, c2, _d("service_date"),
             pl.col("npi_key").str.replace(r"^claim:.*$", "none"), pl.col("mods_2"),
             pl.col("mods_1"),
         ),
@@ -392,8 +392,8 @@ def _mue(A: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
             ),
         ),
         evidence=pl.format(
-            "units on this line {}; units counted up to and including this line {}; member {}, date {}",
-            _s("units"), _s("counted"), pl.col("member_id"), _d("service_date"),
+            "units on this line {}; units counted up to and including this line {}; same member, date {}",
+            _s("units"), _s("counted"), _d("service_date"),
         ),
         related_claim_id=pl.when(is_first).then(None).otherwise(pl.col("first_claim")),
         related_line_number=pl.when(is_first).then(None).otherwise(pl.col("first_line")),
@@ -977,8 +977,8 @@ def _duplicates(L: pl.DataFrame, ctx: _Ctx) -> pl.DataFrame:
             _where("first_claim", "first_line"), pl.col("first_file"), _s("first_row"),
         ),
         evidence=pl.format(
-            "member {}, date {}, code {}, modifiers {}, rendering NPI {}; this line {} row {}",
-            pl.col("member_id"), _d("service_date"), pl.col("procedure_code"), pl.col("modset").replace("", "none"),
+            "same member, date {}, code {}, modifiers {}, rendering NPI {}; this line {} row {}",
+            _d("service_date"), pl.col("procedure_code"), pl.col("modset").replace("", "none"),
             _s("rendering_npi", "none"), pl.col("source_file"), _s("source_row"),
         ),
         related_claim_id=pl.col("first_claim"),
