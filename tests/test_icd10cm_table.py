@@ -5,7 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from claims_audit.rules.claim_edits import ICD_DIR, _icd_info
+from claims_audit.rules.claim_edits.diagnoses import icd_facts
+from claims_audit.shipped import ICD10CM_DATA as ICD_DIR
 
 icd = pytest.importorskip("simple_icd_10_cm", reason="simple-icd-10-cm is a test dependency")
 
@@ -18,7 +19,7 @@ def test_shipped_table_matches_the_package():
 
 
 def test_lookup_of_codes():
-    info = {r["code"]: r for r in _icd_info(["I82412", "I824", "I8241", "XYZ12", "E119"]).iter_rows(named=True)}
+    info = {r["code"]: r for r in icd_facts(["I82412", "I824", "I8241", "XYZ12", "E119"]).iter_rows(named=True)}
     assert info["I82412"]["exists"] and info["I82412"]["billable"] and info["I82412"]["display"] == "I82.412"
     assert info["I824"]["exists"] and not info["I824"]["billable"]
     assert "I82.401" in info["I824"]["hint"] and info["I824"]["hint"].endswith("...")

@@ -17,7 +17,8 @@ import pytest
 
 from claims_audit import ledger as L
 from claims_audit.errors import ConfigError, ExitCode, LedgerError
-from claims_audit.ledger import DEFAULT_OUTCOMES, Ledger, NewDecision, Outcomes, outcomes_from_config
+from claims_audit.ledger import Ledger, NewDecision
+from claims_audit.ruleconfig import DEFAULT_OUTCOMES, ReviewOutcomes, parse
 
 D1, D2, D3 = dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 22)
 
@@ -30,7 +31,7 @@ def findings(*rows: tuple[str, str, str]) -> pl.DataFrame:
                                 "line_fingerprint": pl.String})
 
 
-def record(store: Ledger, frame: pl.DataFrame, day: dt.date, outcomes: Outcomes = DEFAULT_OUTCOMES):
+def record(store: Ledger, frame: pl.DataFrame, day: dt.date, outcomes: ReviewOutcomes = DEFAULT_OUTCOMES):
     return store.record_run(frame, run_date=day, tool_version="t", rules_version="r", outcomes=outcomes)
 
 
@@ -161,7 +162,7 @@ def test_latest_decision_wins_and_closing_follows_the_configured_outcomes(store)
     decide(store, D1, ("a", "R1", "fa", "Deferred"))
     n2 = record(store, findings(("a", "R1", "fa")), D2)
     assert n2.closed_ids == [] and n2.findings.item(0, "previous_disposition") == "Deferred"
-    custom = outcomes_from_config({"review_outcomes": [{"name": "Deferred", "closes": True}]})
+    custom = parse({"review_outcomes": [{"name": "Deferred", "closes": True}]}).review_outcomes
     assert record(store, findings(("a", "R1", "fa")), D3, custom).closed_ids == ["a"]
 
 
@@ -206,24 +207,6 @@ def test_timeout_from_environment(monkeypatch):
     assert L._timeout() == L.DEFAULT_TIMEOUT
 
 
-def test_review_outcomes_configuration():
-    assert outcomes_from_config(None) is DEFAULT_OUTCOMES
-    assert DEFAULT_OUTCOMES.names == ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
-    assert DEFAULT_OUTCOMES.closing == ("Corrected", "Not an error")
-    from claims_audit.report.excel import DEFAULT_DISPOSITIONS
-    assert DEFAULT_DISPOSITIONS == DEFAULT_OUTCOMES.names  # the drop-down without a ledger is the same list
-    assert DEFAULT_OUTCOMES.canonical("  not AN   error ") == "Not an error"
-    assert DEFAULT_OUTCOMES.canonical("Maybe") is None
-    custom = outcomes_from_config({"review_outcomes": ["Open", {"name": "Fixed", "closes": True,
-                                                                "meaning": "fixed in the source"}]}, "x.yaml")
-    assert custom.names == ("Open", "Fixed") and custom.closing == ("Fixed",)
-    assert Outcomes.from_json(custom.to_json()) == custom
-    for bad in ([], "Confirmed", [{"name": "A,B"}], ["A", "a"], [{"name": "A", "closes": "yes"}],
-                [{"title": "A"}], ["x" * 41], [f"{i:02d}" + "y" * 38 for i in range(7)]):
-        with pytest.raises(ConfigError):
-            outcomes_from_config({"review_outcomes": bad}, "x.yaml")
-
-
 def test_default_path_is_next_to_the_reports(tmp_path):
     assert L.default_path(tmp_path) == tmp_path / "claims-audit-ledger.sqlite"
     from claims_audit.review_cli import DEFAULT_LEDGER
@@ -234,7 +217,8 @@ def test_default_path_is_next_to_the_reports(tmp_path):
 CREATE_AND_RECORD = textwrap.dedent("""
     import datetime as dt, sys, time
     import polars as pl
-    from claims_audit.ledger import Ledger, DEFAULT_OUTCOMES
+    from claims_audit.ledger import Ledger
+    from claims_audit.ruleconfig import DEFAULT_OUTCOMES
     start, path, day = float(sys.argv[1]), sys.argv[2], sys.argv[3]
     while time.time() < start:
         time.sleep(0.001)

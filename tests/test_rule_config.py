@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from claims_audit.ruleconfig import load_rule_config
+import pytest
+
+from claims_audit.errors import ConfigError
+from claims_audit.ruleconfig import DEFAULT_OUTCOMES, ReviewOutcomes, load, parse
 from claims_audit.rules import DATA
 from conftest import line, manifest, read_sheet, write_csv
 
@@ -14,8 +17,8 @@ def _rows():
 
 
 def test_shipped_example_is_valid():
-    doc = load_rule_config(DATA / "rule_config.example.yaml")
-    assert "rules" in doc
+    config = load(DATA / "rule_config.example.yaml")
+    assert config.rules and config.source.endswith("rule_config.example.yaml") and len(config.sha256) == 64
 
 
 def test_config_switches_off_and_changes_severity(cli, tmp_path):
@@ -48,3 +51,21 @@ def test_bad_config_is_exit_2(cli, tmp_path):
         res = cli("run", src, "--out", tmp_path / "o", "--rule-config", cfg)
         assert res.exit_code == 2, (text, res.output)
     assert not (tmp_path / "o").exists()
+
+
+def test_review_outcomes_configuration():
+    assert parse(None).review_outcomes is DEFAULT_OUTCOMES
+    assert DEFAULT_OUTCOMES.names == ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
+    assert DEFAULT_OUTCOMES.closing == ("Corrected", "Not an error")
+    from claims_audit.report.excel import DEFAULT_DISPOSITIONS
+    assert DEFAULT_DISPOSITIONS == DEFAULT_OUTCOMES.names  # the drop-down without a ledger is the same list
+    assert DEFAULT_OUTCOMES.canonical("  not AN   error ") == "Not an error"
+    assert DEFAULT_OUTCOMES.canonical("Maybe") is None
+    custom = parse({"review_outcomes": ["Open", {"name": "Fixed", "closes": True,
+                                                 "meaning": "fixed in the source"}]}, source="x.yaml").review_outcomes
+    assert custom.names == ("Open", "Fixed") and custom.closing == ("Fixed",)
+    assert ReviewOutcomes.from_json(custom.to_json()) == custom
+    for bad in ([], "Confirmed", [{"name": "A,B"}], ["A", "a"], [{"name": "A", "closes": "yes"}],
+                [{"title": "A"}], ["x" * 41], [f"{i:02d}" + "y" * 38 for i in range(7)]):
+        with pytest.raises(ConfigError):
+            parse({"review_outcomes": bad}, source="x.yaml")

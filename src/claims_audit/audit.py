@@ -16,6 +16,7 @@ from typing import Any
 
 from . import pipeline
 from .errors import UsageError
+from .ruleconfig import DEFAULT, RuleConfig
 from .report import ReportPaths, report_paths, write_reports
 
 
@@ -27,8 +28,7 @@ class Outcome:
 
 
 def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | None = None,
-          schema: Path | None = None, rule_config: dict[str, Any] | None = None,
-          rule_config_path: str | None = None, mask: bool = False,
+          schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: Path | None = None,
           no_ledger: bool = False) -> Outcome:
     """Run the audit and write its report.
@@ -36,18 +36,18 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
     without one (no statuses, no Closed sheet, nothing recorded).
     """
-    from .ledger import Ledger, default_path, outcomes_from_config
+    from .ledger import Ledger, default_path
 
     if ledger is not None and no_ledger:
         raise UsageError("--ledger and --no-ledger cannot be used together")
-    outcomes = outcomes_from_config(rule_config, rule_config_path)  # a bad list fails before the work
+    outcomes = rule_config.review_outcomes
     if mask:  # fail on a missing key before hours of work, not after
         from .report import mask_key
         mask_key()
     store = None if no_ledger else Ledger.open(ledger or default_path(out), create=True)
     try:
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, rule_config_path=rule_config_path, progress=progress)
+                              rule_config=rule_config, progress=progress)
         if progress:
             progress("writing report", 1, 1)
         if store is None:

@@ -11,13 +11,16 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import __version__
 from .errors import ClaimsAuditError, ExitCode, UsageError
 from .review_cli import review_app
+
+if TYPE_CHECKING:
+    from .ruleconfig import RuleConfig
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every row of every input was audited; 1 the run completed but some rows or whole "
@@ -65,11 +68,9 @@ def _run_date(value: Optional[str]) -> dt.date:
         raise UsageError(f"--run-date must be a date as YYYY-MM-DD, got '{value}'") from None
 
 
-def _load_rule_config(path: Optional[Path]) -> Optional[dict[str, Any]]:
-    if path is None:
-        return None
-    from .ruleconfig import load_rule_config
-    return load_rule_config(path)
+def _load_rule_config(path: Optional[Path]) -> RuleConfig:
+    from .ruleconfig import DEFAULT, load
+    return DEFAULT if path is None else load(path)
 
 
 class _Progress:
@@ -124,7 +125,6 @@ def run(
     with _Progress() as progress:
         outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping, schema=schema,
                         rule_config=_load_rule_config(rule_config),
-                        rule_config_path=str(rule_config) if rule_config else None,
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger)
     result = outcome.result
     if not quiet:

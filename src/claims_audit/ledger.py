@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
-import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +38,7 @@ import polars as pl
 
 from . import __version__
 from .errors import ConfigError, ExitCode, LedgerError
+from .ruleconfig import ReviewOutcomes
 
 DEFAULT_NAME = "claims-audit-ledger.sqlite"
 DEFAULT_TIMEOUT = 60.0
@@ -53,103 +52,6 @@ STATUSES = ("new", "recurring", "decided")
 def default_path(out_dir: Path) -> Path:
     """The ledger that `run --out OUT_DIR` uses when no --ledger is given."""
     return Path(out_dir) / DEFAULT_NAME
-
-
-# ---------------------------------------------------------------------------------------------------
-# review outcomes (configurable)
-
-@dataclass(frozen=True)
-class Outcome:
-    name: str
-    closes: bool = False
-    meaning: str | None = None
-
-
-def _key(value: str) -> str:
-    return " ".join(value.split()).casefold()
-
-
-@dataclass(frozen=True)
-class Outcomes:
-    """The allowed review outcomes (the Findings sheet's drop-down) and which of them close a finding."""
-
-    items: tuple[Outcome, ...]
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(o.name for o in self.items)
-
-    @property
-    def closing(self) -> tuple[str, ...]:
-        return tuple(o.name for o in self.items if o.closes)
-
-    def canonical(self, value: str) -> str | None:
-        """The configured spelling of `value` (case and spacing ignored), or None if it is not allowed."""
-        k = _key(value)
-        return next((o.name for o in self.items if _key(o.name) == k), None)
-
-    def closes(self, disposition: str | None) -> bool:
-        return disposition is not None and _key(disposition) in {_key(n) for n in self.closing}
-
-    def to_json(self) -> str:
-        return json.dumps([{"name": o.name, "closes": o.closes, "meaning": o.meaning} for o in self.items])
-
-    @classmethod
-    def from_json(cls, text: str | None) -> Outcomes:
-        if not text:
-            return DEFAULT_OUTCOMES
-        return cls(tuple(Outcome(e["name"], bool(e.get("closes")), e.get("meaning")) for e in json.loads(text)))
-
-
-DEFAULT_OUTCOMES = Outcomes((
-    Outcome("Confirmed", False, "the line is wrong and must be fixed"),
-    Outcome("Corrected", True, "the line has been fixed since"),
-    Outcome("Not an error", True, "the finding does not apply to this line"),
-    Outcome("Provider education", False, "the provider is being educated; keep watching"),
-    Outcome("Deferred", False, "decision postponed"),
-))
-
-_BAD_NAME = re.compile(r'[,"\x00-\x1f]')
-
-
-def outcomes_from_config(config: Mapping[str, Any] | None, source: str | None = None) -> Outcomes:
-    """The `review_outcomes` section of a rule configuration file, or the defaults.
-
-    ```yaml
-    review_outcomes:
-      - {name: Confirmed, closes: false}
-      - {name: Corrected, closes: true}
-      - Deferred            # a plain name: does not close
-    ```
-    """
-    where = f"rule configuration {source}" if source else "rule configuration"
-    entries = (config or {}).get("review_outcomes")
-    if entries is None:
-        return DEFAULT_OUTCOMES
-    if not isinstance(entries, list) or not entries:
-        raise ConfigError(f"{where}: 'review_outcomes' must be a non-empty list of outcomes")
-    items: list[Outcome] = []
-    for n, e in enumerate(entries, start=1):
-        if isinstance(e, str):
-            e = {"name": e}
-        if not isinstance(e, dict) or not isinstance(e.get("name"), str) or set(e) - {"name", "closes",
-                                                                                      "meaning"}:
-            raise ConfigError(f"{where}: review outcome {n} must be a name or a mapping with 'name', "
-                              "'closes' (true/false) and optionally 'meaning'")
-        name = " ".join(e["name"].split())
-        if not name or len(name) > 40 or _BAD_NAME.search(name):
-            raise ConfigError(f"{where}: review outcome {n} must be 1-40 characters without commas or "
-                              "double quotes")
-        if "closes" in e and not isinstance(e["closes"], bool):
-            raise ConfigError(f"{where}: review outcome '{name}': closes must be true or false")
-        if any(_key(o.name) == _key(name) for o in items):
-            raise ConfigError(f"{where}: review outcome '{name}' is listed twice")
-        meaning = e.get("meaning")
-        items.append(Outcome(name, bool(e.get("closes", False)), str(meaning) if meaning else None))
-    if len(",".join(o.name for o in items)) > 250:  # Excel's limit for a drop-down list
-        raise ConfigError(f"{where}: the review outcomes are too long for an Excel drop-down "
-                          "(255 characters in all)")
-    return Outcomes(tuple(items))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -424,7 +326,7 @@ class Ledger:
     # -- runs -----------------------------------------------------------------------------------------
 
     def record_run(self, findings: pl.DataFrame, *, run_date: dt.date, tool_version: str,
-                   rules_version: str, outcomes: Outcomes, report_path: str | None = None) -> RunView:
+                   rules_version: str, outcomes: ReviewOutcomes, report_path: str | None = None) -> RunView:
         """Give each finding its status from earlier runs and decisions, and record this run (replacing an
         earlier record of the same run date). Call inside :meth:`transaction` to tie it to the report."""
         d = run_date.isoformat()
@@ -560,7 +462,7 @@ class Ledger:
                        SELECT max(x.decision_id) FROM decisions x
                        WHERE x.finding_id = f.finding_id AND x.line_fingerprint = f.line_fingerprint)
                    WHERE f.run_date = ?""", (last[0],)).fetchall()
-        outcomes = Outcomes.from_json(last[1])
+        outcomes = ReviewOutcomes.from_json(last[1])
         frame = pl.DataFrame(rows, schema={"rule_id": pl.String, "run_status": pl.String,
                                            "disposition": pl.String}, orient="row")
         frame = frame.with_columns(_closing(frame.get_column("disposition"), outcomes).alias("closed"))
@@ -597,7 +499,7 @@ class Status:
                 .with_columns(pl.col("findings").cast(pl.Int64)))
 
 
-def _closing(dispositions: pl.Series, outcomes: Outcomes) -> pl.Series:
+def _closing(dispositions: pl.Series, outcomes: ReviewOutcomes) -> pl.Series:
     """True where the disposition closes the finding under `outcomes`; False for none."""
     closing = [v for v in dispositions.drop_nulls().unique().to_list() if outcomes.closes(v)]
     return dispositions.is_in(closing).fill_null(False)

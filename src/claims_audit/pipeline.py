@@ -15,18 +15,17 @@ from typing import Any
 
 import polars as pl
 
-from . import __version__, documentation
+from . import __version__, documentation, ruledata
 from .errors import ExitCode, FileRejected, ReconciliationError
 from .findings import assemble
 from .readers import ROW, InputFile, discover, read, sha256
-from .rules import OUTPUT_SCHEMA, catalogue, conform, rules_version
-from .rules import claim_edits
-from .rules import documentation as doc_rules
+from .ruleconfig import DEFAULT, RuleConfig
+from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
+from .rules.inputs import rule_inputs
 from .schema import Layout, load_layout, load_mapping, validate_mapping
 from .validation import REJECTED_COLUMNS as CELL_REJECTED_COLUMNS
 from .validation import validate
 
-TARGET_CODE = "34421"
 # the validator's rejected cells, with the file they came from
 REJECTED_COLUMNS = {"source_file": pl.String, **CELL_REJECTED_COLUMNS}
 
@@ -60,8 +59,7 @@ class AuditResult:
     findings: pl.DataFrame
     rejected: pl.DataFrame
     lines_34421: int
-    rule_config: dict[str, Any] | None = None
-    rule_config_path: str | None = None
+    rule_config: RuleConfig = DEFAULT
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,8 +86,8 @@ class AuditResult:
 
 
 def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path: str | Path | None = None,
-        mapping_path: str | Path | None = None, rule_config: dict[str, Any] | None = None,
-        rule_config_path: str | None = None, progress: Progress | None = None) -> AuditResult:
+        mapping_path: str | Path | None = None, rule_config: RuleConfig = DEFAULT,
+        progress: Progress | None = None) -> AuditResult:
     """Audit every input; raise only for usage/configuration problems or a failed reconciliation."""
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
@@ -115,8 +113,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     result = AuditResult(
         run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
-        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config,
-        rule_config_path=rule_config_path)
+        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config)
     reconcile(result, lines.height)
     return result
 
@@ -169,35 +166,19 @@ def _concat_lines(frames: list[pl.DataFrame], layout: Layout) -> pl.DataFrame:
     return lines.with_row_index("line_key").with_columns(pl.col("line_key").cast(pl.Int64))
 
 
-def apply_rules(lines: pl.DataFrame, config: dict[str, Any] | None = None
-                ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every rule over the whole run.
+def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every registered rule over the whole run.
 
-    Returns the documentation classification of the 34421 lines (line_key + doc_* columns) and the
-    configured rule output. The whole-run `lines` frame is never copied: the claim edits select their
-    own few rows and columns from it (see `rules.claim_edits.apply`), and the classification is joined
+    Returns the documentation classification of the audited lines (line_key + doc_* columns) and the
+    configured rule output. The whole-run `lines` frame is never copied: the checks select their own few
+    rows and columns from it (see :mod:`claims_audit.rules.inputs`), and the classification is joined
     only where it is needed (the audited lines of the edits, the findings).
     """
-    target = lines.filter(pl.col("procedure_code") == TARGET_CODE)
+    target = lines.filter(pl.col("procedure_code").is_in(list(ruledata.audited_codes())))
     classified = documentation.classify(target)
     doc = classified.select("line_key", *[c for c in classified.columns if c.startswith("doc_")])
-    outputs = [doc_rules.apply(classified),
-               claim_edits.apply(lines, config, doc=doc.select("line_key", "doc_side"))]
-    output = pl.concat([conform(o) for o in outputs])
-    return doc, configure(output, config)
-
-
-def configure(output: pl.DataFrame, config: dict[str, Any] | None) -> pl.DataFrame:
-    """Apply an organisation's rule configuration: rules switched off, severities changed."""
-    rules = (config or {}).get("rules") or {}
-    off = [rid for rid, c in rules.items() if isinstance(c, dict) and c.get("enabled") is False]
-    sev = {rid: c["severity"] for rid, c in rules.items() if isinstance(c, dict) and c.get("severity")}
-    if off:
-        output = output.filter(~pl.col("rule_id").is_in(off))
-    if sev:
-        output = output.with_columns(
-            pl.col("rule_id").replace_strict(sev, default=pl.col("severity")).alias("severity"))
-    return output.select(list(OUTPUT_SCHEMA))
+    output = registry.evaluate(rule_inputs(lines, config, classified=classified), config)
+    return doc, output.select(list(OUTPUT_SCHEMA))
 
 
 def reconcile(result: AuditResult, lines_total: int) -> None:

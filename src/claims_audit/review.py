@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ReviewImportError
-from .ledger import Ledger, NewDecision, Outcomes
+from .ledger import Ledger, NewDecision
+from .ruleconfig import ReviewOutcomes
 
 _ID_SHAPE = re.compile(r"[0-9a-f]{16}(-[0-9]+)?")
 
@@ -187,7 +188,7 @@ def import_workbook(path: str | Path, ledger_path: str | Path, *, timeout: float
                 raise ReviewImportError(
                     f"{wb.path} is the report of run {wb.run_date}, which is not in the ledger {ledger.path} "
                     "(run with --no-ledger, or with another --ledger?); nothing imported")
-            outcomes = Outcomes.from_json(run["outcomes"])
+            outcomes = ReviewOutcomes.from_json(run["outcomes"])
             known = ledger.run_findings(wb.run_date)
             decisions, unchanged, notes_only = _decisions(wb, outcomes, known, ledger)
             import_id = ledger.record_import(
@@ -201,7 +202,7 @@ def import_workbook(path: str | Path, ledger_path: str | Path, *, timeout: float
                         unchanged, notes_only, by_disp, sum(d.closes for d in decisions))
 
 
-def _decisions(wb: ReviewedWorkbook, outcomes: Outcomes, known: dict[str, tuple[str, str]],
+def _decisions(wb: ReviewedWorkbook, outcomes: ReviewOutcomes, known: dict[str, tuple[str, str]],
                ledger: Ledger) -> tuple[list[NewDecision], int, int]:
     missing_id = [r for r in wb.rows if not r.finding_id and (r.disposition or r.note)]
     deciding = [r for r in wb.rows if r.finding_id and r.disposition]

@@ -165,7 +165,7 @@ def _summary_info(result: Any) -> list[tuple[str, object]]:
     return [
         ("run_date", result.run_date), ("tool_version", result.tool_version),
         ("rules_version", result.rules_version), ("schema", result.layout),
-        ("rule_config", result.rule_config_path or "(defaults)"),
+        ("rule_config", result.rule_config.source or "(defaults)"),
         ("inputs", len(result.inputs)), ("rows_read", t["rows_read"]), ("rows_audited", t["rows_audited"]),
         ("rows_rejected", t["rows_rejected"]), ("lines_34421", t["lines_34421"]),
         ("findings", t["findings"]), ("exit_code", int(result.exit_code)),

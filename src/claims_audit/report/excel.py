@@ -19,6 +19,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from ..ruleconfig import RuleConfig
 from ..rules import catalogue
 from .safety import (CONTROL_CHARS, EXCEL_CELL_MAX, EXCEL_ROWS_MAX, NON_CHARACTERS, clean_text_columns,
                      formula_like, safe_sheet_title)
@@ -145,20 +146,16 @@ def findings_frame(findings: pl.DataFrame) -> pl.DataFrame:
     return findings.select(cols)
 
 
-def rules_frame(rules_version: str, config: dict | None) -> pl.DataFrame:
+def rules_frame(rules_version: str, config: RuleConfig) -> pl.DataFrame:
     """The rule catalogue as configured, with the versions of the data tables each rule relies on."""
-    from ..rules.claim_edits import RULE_IDS, rules_sheet
+    from ..ruledata import table_text
 
-    overrides = (config or {}).get("rules") or {}
-    cms_data = (rules_sheet() or [{}])[0].get("data_versions")
     rows = []
     for r in catalogue():
-        o = overrides.get(r.id) or {}
-        data = cms_data if r.id in RULE_IDS else "documentation/vocabulary.yaml; documentation/crosswalk.csv"
-        rows.append({"rule_id": r.id, "severity": o.get("severity", r.severity),
-                     "enabled": "no" if o.get("enabled") is False else "yes", "title": r.title,
-                     "checks": r.checks, "why": r.why, "source": r.source, "data": data,
-                     "rules_version": rules_version})
+        rows.append({"rule_id": r.id, "severity": config.severity(r.id) or r.severity,
+                     "enabled": "yes" if config.enabled(r.id) else "no", "title": r.title,
+                     "checks": r.checks, "why": r.why, "source": r.source,
+                     "data": "; ".join(table_text(t) for t in r.tables), "rules_version": rules_version})
     return pl.DataFrame(rows, schema={k: pl.String for k in
                                       ("rule_id", "severity", "enabled", "title", "checks", "why", "source",
                                        "data", "rules_version")})

@@ -25,7 +25,7 @@ def build(result: Any, outputs: dict[str, str], extra: dict[str, Any] | None = N
         "tool_version": result.tool_version,
         "rules_version": result.rules_version,
         "schema": result.layout,
-        "rule_config": result.rule_config_path,
+        "rule_config": result.rule_config.source,
         "inputs": [
             {"path": i.path, "sha256": i.sha256, "rows_read": i.rows_read, "rows_audited": i.rows_audited,
              "rows_rejected": i.rows_rejected, "status": i.status, "error": i.error, "encoding": i.encoding,

@@ -9,14 +9,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
+from .. import ruledata
 from ..documentation import DATA, NOTE_HISTORY_ONLY, NOTE_NO_REMOVAL, Vocabulary, load_vocabulary
 from . import conform, empty_output
+from .registry import AUDITED_LINES, declare, default_severity, register
 
-OPEN_LEG = "leg_incision"
-SITES_34421 = ("ivc", "iliac_vein", "femoral_vein", "popliteal_vein")
+if TYPE_CHECKING:
+    from .inputs import RuleInputs
+
+FAMILY = "documentation"
+TABLES = ("documentation/vocabulary", "documentation/crosswalk")
+
 WRONG_APPROACHES = ("abdominal", "abdominal_and_leg", "neck", "arm", "percutaneous", "catheter_lysis")
 WRONG_VESSELS = ("calf_vein", "saphenous_vein", "subclavian_vein", "axillary_vein", "upper_body_vein",
                  "visceral_vein", "artery", "dialysis_access")
@@ -48,7 +55,7 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
             lines = lines.with_columns(pl.lit(None, pl.String).alias(c))
     df = lines.join(crosswalk(vocab.folder / "crosswalk.csv"), left_on=["doc_approach", "doc_vessel"],
                     right_on=["approach", "vessel"], how="left", maintain_order="left")
-    code = pl.col("_xw").replace("34421", None)
+    code = pl.col("_xw").replace(list(ruledata.audited_codes()), None)  # the billed code fits: no suggestion
     a_label, v_label = _label("doc_approach", vocab), _label("doc_vessel", vocab)
     fit = pl.when(code.is_not_null()).then(pl.format(" The documentation fits {}.", code)).otherwise(pl.lit(""))
     reference = pl.when(code.is_not_null()).then(
@@ -57,7 +64,8 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
 
     approach_bad = df.filter(pl.col("doc_approach").is_in(WRONG_APPROACHES))
     parts.append(approach_bad.select(
-        "line_key", pl.lit("APPROACH_MISMATCH").alias("rule_id"), pl.lit("error").alias("severity"),
+        "line_key", pl.lit("APPROACH_MISMATCH").alias("rule_id"),
+        pl.lit(default_severity("APPROACH_MISMATCH")).alias("severity"),
         pl.format("The approach documented in {} is {}, not a leg incision; 34421 is not supported.{}",
                   _source("doc_approach_evidence"), a_label, fit).alias("message"),
         code.alias("suggested_code"), pl.col("doc_approach_evidence").alias("evidence"),
@@ -65,7 +73,8 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
 
     site_bad = df.filter(pl.col("doc_vessel").is_in(WRONG_VESSELS))
     parts.append(site_bad.select(
-        "line_key", pl.lit("SITE_MISMATCH").alias("rule_id"), pl.lit("error").alias("severity"),
+        "line_key", pl.lit("SITE_MISMATCH").alias("rule_id"),
+        pl.lit(default_severity("SITE_MISMATCH")).alias("severity"),
         pl.format("The vessel documented in {} is {}, not the vena cava, an iliac, femoral or popliteal vein; "
                   "34421 is not supported.{}", _source("doc_site_evidence"), v_label, fit).alias("message"),
         code.alias("suggested_code"), pl.col("doc_site_evidence").alias("evidence"),
@@ -85,7 +94,8 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
                                            "this procedure", pl.col("doc_note_kind"))),
     ], separator="; ", ignore_nulls=True)
     parts.append(incomplete.select(
-        "line_key", pl.lit("DOCUMENTATION_INCOMPLETE").alias("rule_id"), pl.lit("warning").alias("severity"),
+        "line_key", pl.lit("DOCUMENTATION_INCOMPLETE").alias("rule_id"),
+        pl.lit(default_severity("DOCUMENTATION_INCOMPLETE")).alias("severity"),
         pl.format("Documentation does not support 34421: {}. An operative note naming the leg incision, the "
                   "vein and the thrombus removal would.", what).alias("message"),
         pl.lit(None, pl.String).alias("suggested_code"),
@@ -96,7 +106,8 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
 
     conflict = df.filter(pl.col("doc_conflict").is_not_null())
     parts.append(conflict.select(
-        "line_key", pl.lit("DOCUMENTATION_CONFLICT").alias("rule_id"), pl.lit("review").alias("severity"),
+        "line_key", pl.lit("DOCUMENTATION_CONFLICT").alias("rule_id"),
+        pl.lit(default_severity("DOCUMENTATION_CONFLICT")).alias("severity"),
         pl.format("The abstracted {} disagrees with the operative note; confirm which record the line was "
                   "coded from (the abstract was used for the other findings).",
                   pl.when(pl.col("doc_conflict").str.contains("; site:")).then(pl.lit("approach and vessel"))
@@ -104,3 +115,14 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
                   .otherwise(pl.lit("approach"))).alias("message"),
         pl.lit(None, pl.String).alias("suggested_code"), pl.col("doc_conflict").alias("evidence")))
     return pl.concat([conform(p) for p in parts])
+
+
+@register(
+    declare("APPROACH_MISMATCH", severity="error", tables=TABLES, scope=AUDITED_LINES),
+    declare("SITE_MISMATCH", severity="error", tables=TABLES, scope=AUDITED_LINES),
+    declare("DOCUMENTATION_INCOMPLETE", severity="warning", tables=TABLES, scope=AUDITED_LINES),
+    declare("DOCUMENTATION_CONFLICT", severity="review", tables=TABLES, scope=AUDITED_LINES),
+    family=FAMILY, cost=2)
+def check(inputs: RuleInputs) -> pl.DataFrame:
+    """The four documentation rules over the classified audited lines."""
+    return apply(inputs.classified)

@@ -1,4 +1,5 @@
-"""Versioned CMS rule tables (NCCI PTP, NCCI MUE, PFS indicators) and the claim-edit policy data.
+"""Versioned rule data the claim edits read: the CMS tables (NCCI PTP, NCCI MUE, PFS indicators), the
+claim-edit policy, and the ICD-10-CM code set.
 
 Rule data lives in a folder (by default the one shipped in the package, ``claims_audit/data/cms``) as
 CSV files whose names carry the table and the date the version takes effect::
@@ -31,17 +32,18 @@ quarter); versions from all are loaded; if the same table and date appear twice,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import polars as pl
 
 from . import configfile
+from .shipped import CMS_DATA, ICD10CM_DATA
 from .errors import ConfigError
 
 #: table name -> columns that must be present in every version of it
@@ -94,8 +96,8 @@ class RuleData:
 
 
 def packaged_data_dir() -> Path:
-    """The rule-data folder shipped inside the package."""
-    return Path(str(resources.files("claims_audit") / "data" / "cms"))
+    """The CMS rule-data folder shipped inside the package."""
+    return CMS_DATA
 
 
 def _dirs(data_dir: DataDir) -> list[Path]:
@@ -302,3 +304,47 @@ def data_version(data_dir: DataDir = None) -> str:
 def table_versions(data_dir: DataDir = None) -> list[TableVersion]:
     """(table, version, effective date, source) of every loaded table version, for the Rules sheet."""
     return list(load(data_dir).versions)
+
+
+def table_text(table: str, data_dir: DataDir = None) -> str:
+    """How the Rules sheet names the loaded versions of one table a rule reads."""
+    if table == "icd10cm":
+        return f"icd10cm {icd10cm_reference()}"
+    if table.startswith("documentation/"):  # the vocabulary files carry their versions in their sidecars
+        return table
+    versions = [v for v in table_versions(data_dir) if v.table == table]
+    return "; ".join(f"{v.table} {v.version} (effective {v.effective_date.isoformat()})" for v in versions)
+
+
+def audited_codes(data_dir: DataDir = None) -> tuple[str, ...]:
+    """The procedure code(s) the product audits, declared once in the claim-edit policy."""
+    return tuple(str(c) for c in load(data_dir).policy["audited_codes"])
+
+
+# --- ICD-10-CM -----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _icd10cm_meta() -> dict[str, Any]:
+    meta = configfile.load(ICD10CM_DATA / "icd10cm_codes.meta.yaml", "rule data")
+    if not isinstance(meta, dict) or not {"version", "source"} <= set(meta):
+        raise ConfigError(f"rule data {ICD10CM_DATA / 'icd10cm_codes.meta.yaml'} must give version and source")
+    return meta
+
+
+def icd10cm_reference() -> str:
+    """The code set's version and source, as findings cite it."""
+    meta = _icd10cm_meta()
+    return f"{meta['version']} ({meta['source']})"
+
+
+@functools.cache
+def icd10cm_codes() -> pl.DataFrame:
+    """The official ICD-10-CM code set: code (no dot) and whether it is billable (data/icd10cm, built from
+    simple-icd-10-cm by scripts/build_icd10cm.py)."""
+    path = ICD10CM_DATA / "icd10cm_codes.csv"
+    try:
+        table = pl.read_csv(path, schema={"code": pl.String, "billable": pl.Int8})
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ConfigError(f"rule data {path} cannot be read: {type(exc).__name__}") from None
+    return table.with_columns(pl.col("billable").cast(pl.Boolean))

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from claims_audit import ruledata_cms as rd
+from claims_audit import ruledata as rd
 from claims_audit.errors import ConfigError
 
 D = dt.date
