@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
+import pytest
+
 from claim_edit_lines import D, SURGERY, NPI2, line, run, keys, em
 
 
@@ -71,3 +74,26 @@ def test_global_period_uses_fee_schedule_dates():
     before = D(2023, 12, 31)  # before the packaged PFS version
     assert run(line(service_date=before), line(code="99213", service_date=before + dt.timedelta(days=3)),
                rule="GLOBAL_PERIOD_EM").is_empty()
+
+
+@pytest.mark.parametrize("mods,allow25,expected", [
+    ((), False, ["GLOBAL_PERIOD_EM"]),  # one finding (was also a PTP_CONFLICT asking for 25 or 57)
+    (("25",), False, ["GLOBAL_PERIOD_EM"]),  # following the old PTP advice still needs 57
+    (("25",), True, []),
+    (("57",), False, []),
+])
+def test_a_visit_on_the_day_of_surgery_gets_one_finding_with_one_fix(mods, allow25, expected):
+    """Issue 19, point 1: GLOBAL_PERIOD_EM alone judges a visit around the surgery."""
+    visit = line(code="99223", mods=mods, claim_id="V1")
+    out = run(line(), visit, config={"allow_25_for_em_day_of_surgery": allow25})
+    on_visit = out.filter(pl.col("line_key") == 1)
+    assert on_visit["rule_id"].to_list() == expected
+    if expected:
+        message = on_visit["message"].item()
+        assert "modifier 57" in message and ("25" in message) == allow25
+
+
+def test_non_visit_codes_paired_with_the_surgery_stay_ptp_conflicts():
+    sedation = line(code="99156", claim_id="V1")  # an indicator-0 pair, not an E/M visit
+    out = run(line(), sedation)
+    assert out.filter(pl.col("line_key") == 1)["rule_id"].to_list() == ["PTP_CONFLICT"]

@@ -71,11 +71,11 @@ def test_ptp_indicator0_is_never_bypassed():
     assert "cannot be bypassed" in f["message"]
 
 
-def test_ptp_em_column2_bypassed_by_57_or_25():
-    [f] = run(line(), line(code="99243"), rule="PTP_CONFLICT").to_dicts()
-    assert f["line_key"] == 1 and "57" in f["message"] and "59" not in f["message"]
-    assert run(line(), line(code="99243", mods=("57",)), rule="PTP_CONFLICT").is_empty()
-    assert run(line(), line(code="99213", mods=("25",)), rule="PTP_CONFLICT").is_empty()
+def test_ptp_leaves_visits_around_the_surgery_to_the_global_period_edit():
+    """NCCI pairs 34421 with E/M visits (indicator 1); GLOBAL_PERIOD_EM judges those visits instead."""
+    for mods in ((), ("25",), ("57",)):
+        assert run(line(), line(code="99243", mods=mods), rule="PTP_CONFLICT").is_empty()
+    assert run(line(), line(code="99243"), rule="GLOBAL_PERIOD_EM")["line_key"].to_list() == [1]
 
 
 def test_ptp_cross_file_and_cross_claim():

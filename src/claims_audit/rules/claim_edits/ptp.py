@@ -2,6 +2,11 @@
 NPI pairs only with lines of its own claim) whose codes form an NCCI procedure-to-procedure edit with an
 audited code on either side, without an allowed bypass. The finding sits on the column-2 line and names
 the column-1 line.
+
+An E/M visit paired with the audited surgery is not judged here: the global-surgery edit
+(:mod:`.global_period`) judges every visit around the surgery, with one fix (57 on the day of a major
+surgery; 25 only where the organisation allows it), so one visit never gets two findings that ask for
+different modifiers.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ if TYPE_CHECKING:
 
 
 def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) -> pl.DataFrame:
+    visit_after_surgery = pl.col("col1").is_in(ctx.audited) & code_in_ranges("col2", ctx.em_ranges)
     ptp = ctx.rd.ptp.filter(
         (pl.col("col1").is_in(ctx.audited) | pl.col("col2").is_in(ctx.audited))
         & (pl.col("modifier_indicator") != 9)
         & (pl.col("effective_to") >= pl.col("effective_from"))
+        & ~visit_after_surgery  # judged by GLOBAL_PERIOD_EM
     )
     if ptp.is_empty():
         return empty_output()
@@ -39,13 +46,9 @@ def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) 
     grp = base.join(anchors, on=keys, how="semi").with_columns(
         modifier_side(ctx).alias("side"),
         has_modifier(ctx.mod_set("ptp_bypass")).alias("bypass"),
-        (has_modifier(ctx.mod_set("ptp_bypass_em")) & code_in_ranges("procedure_code", ctx.em_ranges)).alias(
-            "bypass_em"
-        ),
         modifiers_text().alias("mods"),
     )
-    sel = ["line_key", "claim_id", "line_number", "procedure_code", "side", "bypass", "bypass_em", "mods",
-           *keys]
+    sel = ["line_key", "claim_id", "line_number", "procedure_code", "side", "bypass", "mods", *keys]
     one = grp.select(sel).rename({c: f"{c}_1" for c in sel if c not in keys})
     two = grp.select(sel).rename({c: f"{c}_2" for c in sel if c not in keys})
     pairs = (
@@ -56,7 +59,7 @@ def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) 
     )
     single = pl.col("side_1").is_in(["right", "left"]) & pl.col("side_2").is_in(["right", "left"])
     bypassed = (pl.col("modifier_indicator") == 1) & (
-        pl.col("bypass_1") | pl.col("bypass_2") | pl.col("bypass_em_2")
+        pl.col("bypass_1") | pl.col("bypass_2")
         | (single & (pl.col("side_1") != pl.col("side_2")))
     )
     hits = (
@@ -81,14 +84,6 @@ def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) 
         "different sides, and make sure the documentation shows it; otherwise remove the line.",
         c2, c1, other, as_text("rationale").str.to_lowercase(),
     )
-    msg_em = pl.format(
-        "Visit {} is bundled into {} ({}) billed for the same member on the same date by the same provider "
-        "(NCCI: {}). It is payable separately only with modifier 57 (the visit was the decision for "
-        "surgery) or 25 (a significant, separately identifiable service) when the note supports it; "
-        "otherwise remove the line.",
-        c2, c1, other, as_text("rationale").str.to_lowercase(),
-    )
-    em2 = code_in_ranges("procedure_code_2", ctx.em_ranges)
     deleted = pl.col("deletion_date") < pl.lit(ruledata.OPEN_END)
     ref = pl.format(
         "NCCI PTP {}/{}, modifier indicator {}, effective {}{}",
@@ -100,7 +95,7 @@ def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) 
         hits,
         "PTP_CONFLICT",
         line_key=pl.col("line_key_2"),
-        message=pl.when(pl.col("modifier_indicator") == 0).then(msg0).when(em2).then(msg_em).otherwise(msg1),
+        message=pl.when(pl.col("modifier_indicator") == 0).then(msg0).otherwise(msg1),
         evidence=pl.format(
             "{} on {} and {} on this line, same member, date of service {}, rendering NPI {}; modifiers on "
             "this line: {}; on the other line: {}",
