@@ -331,10 +331,12 @@ def damage_problem(spec: ColumnSpec) -> pl.Expr:
     c = pl.col(spec.name)
     out = pl.lit(None, pl.String)
     if spec.lost_leading_zeros:
-        short = c.str.contains(r"^\d+$") & (c.str.len_bytes() < spec.lost_leading_zeros)
+        width = spec.lost_leading_zeros
+        short = c.str.contains(r"^\d+$") & (c.str.len_bytes() < width)
+        example = "100" if width > 3 else "2"  # 00100 saved as 100, 02 saved as 2
         out = pl.when(short).then(pl.lit(
-            f"{spec.name} is all digits but shorter than {spec.lost_leading_zeros}: a spreadsheet probably "
-            f"removed its leading zeros (00100 saved as 100); format the column as text and export it again"
+            f"{spec.name} has fewer than {width} digits: a spreadsheet probably removed its leading zeros "
+            f"({example.zfill(width)} saved as {example}); format the column as text and export it again"
         )).otherwise(out)
     if spec.scientific_notation:
         out = pl.when(c.str.contains(SCIENTIFIC)).then(pl.lit(
