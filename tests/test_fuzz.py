@@ -171,7 +171,8 @@ def test_random_workbooks_never_crash_and_reconcile(rows):
 
 @settings(max_examples=max(15, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 10**12), st.sampled_from(
-    ["General", "0", "000000", '"M"00000', "00", "0.000", "#,##0", "000;[Red]-000", "@"])), min_size=1, max_size=8))
+    ["General", "0", "000000", '"M"00000', "00", "0.000", "#,##0", "000;[Red]-000", "@"])),
+    min_size=1, max_size=8))
 def test_random_number_formats_read_as_excel_shows_them(cells):
     """A member id stored as a number is read as Excel shows it: zero-padded where its format pads (the
     duplicate of 000123 in a CSV must be found), as the plain number under any other format."""

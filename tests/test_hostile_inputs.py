@@ -192,11 +192,13 @@ def test_control_characters_are_made_visible(cli, tmp_path):
 def test_extract_saved_again_by_a_spreadsheet(cli, tmp_path):
     """Excel on Windows: cp1252, CRLF, money and dates as displayed, long ids in scientific notation,
     codes without their leading zeros, and formula-looking text in optional cells (issue 16)."""
-    rows = [good(1, charge_amount="$2,400.00", service_date="11/2/2026 0:00", documented_site="Fémoral vein"),
+    rows = [good(1, charge_amount="$2,400.00", service_date="11/2/2026 0:00",
+                 documented_site="Fémoral vein"),
             good(2, charge_amount="(1,200.00)", rendering_npi="1.23457E+09", place_of_service="2",
                  documented_approach="percutaneous"),
             good(3, claim_id="2.61121E+11"), good(4, procedure_code="100"),
-            good(5, charge_amount="=1+1", modifier_1="@SUM(A1)", dx_2="-2+3", documented_approach="percutaneous")]
+            good(5, charge_amount="=1+1", modifier_1="@SUM(A1)", dx_2="-2+3",
+                 documented_approach="percutaneous")]
     text = csv_text(rows, lineterminator="\r\n")
     entry, findings, rejected, _ = _audit(cli, tmp_path, "excel.csv", text.encode("cp1252"), expect_exit=1)
     assert _summary(entry) == ("partial", 5, 3, 2) and entry["encoding"] == "windows-1252"

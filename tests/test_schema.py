@@ -86,7 +86,8 @@ def test_bad_accept_and_damage_declarations_are_config_errors(tmp_path, extra, m
 
 def test_shipped_layout_declares_what_each_column_accepts():
     layout = load_layout()
-    assert layout.spec("charge_amount").accept == ("currency_sign", "thousands_separator", "accounting_negative")
+    assert layout.spec("charge_amount").accept == (
+        "currency_sign", "thousands_separator", "accounting_negative")
     assert layout.spec("service_date").accept == ("zero_time",)
     assert "%Y%m%d" in layout.spec("service_date").formats
     assert layout.spec("procedure_code").lost_leading_zeros == 5
@@ -119,7 +120,8 @@ def test_accepted_money_forms(text, normal):
 
 
 @pytest.mark.parametrize("text,normal", [
-    ("2026-11-02 00:00:00", "2026-11-02"), ("2026-11-02T00:00:00", "2026-11-02"), ("11/2/2026 0:00", "11/2/2026"),
+    ("2026-11-02 00:00:00", "2026-11-02"), ("2026-11-02T00:00:00", "2026-11-02"),
+    ("11/2/2026 0:00", "11/2/2026"),
     ("11/2/2026 12:00:00 AM", "11/2/2026"), ("2026-11-02 00:00:00.000", "2026-11-02"),
     ("2026-11-02 14:30", "2026-11-02 14:30"), ("2026-11-02 12:00:00 PM", "2026-11-02 12:00:00 PM"),
 ])

@@ -38,7 +38,8 @@ def test_the_rows_of_the_issue_are_audited(cli, tmp_path):
             line(claim_id="C3", procedure_code="99213", modifier_1="", service_date="2026-11-02 00:00:00")]
     m, findings, rejected = _audit(cli, tmp_path, rows, expect_exit=0)
     (entry,) = m["inputs"]
-    assert (entry["status"], entry["rows_read"], entry["rows_audited"], entry["rows_rejected"]) == ("ok", 3, 3, 0)
+    assert (entry["status"], entry["rows_read"], entry["rows_audited"], entry["rows_rejected"]) == (
+        "ok", 3, 3, 0)
     assert entry["values_ignored"] == {} and rejected == []
     assert m["totals"]["lines_34421"] == 1
     assert [(f["claim_id"], f["rule_id"], f["suggested_code"]) for f in findings

@@ -46,9 +46,10 @@ def test_every_bad_cell_of_a_row_is_reported(tmp_path):
 
 
 def test_spreadsheet_forms_are_read(tmp_path):
-    v = _validate(tmp_path, [line(claim_id=f"C{i}", charge_amount=c, service_date=d) for i, (c, d) in enumerate([
-        ("$1,234.50", "2026-11-02 00:00:00"), ("1,234.5", "2026-11-02T00:00:00"), (" 12 ", "11/2/2026 0:00"),
-        ("$ 7", "20261102"), ("", "11/2/2026 12:00:00 AM")])])
+    forms = [("$1,234.50", "2026-11-02 00:00:00"), ("1,234.5", "2026-11-02T00:00:00"),
+             (" 12 ", "11/2/2026 0:00"), ("$ 7", "20261102"), ("", "11/2/2026 12:00:00 AM")]
+    v = _validate(tmp_path, [line(claim_id=f"C{i}", charge_amount=c, service_date=d)
+                             for i, (c, d) in enumerate(forms)])
     assert v.rows_rejected == 0 and v.rejected.height == 0
     assert v.lines.get_column("charge_amount").to_list() == [1234.5, 1234.5, 12.0, 7.0, None]
     assert set(v.lines.get_column("service_date").cast(pl.String)) == {"2026-11-02"}
@@ -76,6 +77,25 @@ def test_a_long_ignored_value_is_shortened_in_the_note(tmp_path):
     v = _validate(tmp_path, [line(charge_amount="9" * 30 + "x" * 30)])
     assert v.lines.get_column("ignored_note").item() == 'charge_amount "' + "9" * 30 + "x" * 10 + '…"'
     assert v.rejected.get_column("value").item() == "9" * 30 + "x" * 30  # the report keeps it whole
+
+
+def test_an_ignored_member_id_is_named_but_never_quoted(tmp_path):
+    """In a layout where member_id is optional, its bad value is ignored like any other, but the note on
+    the findings (which --mask-member-ids does not rewrite) names the column only."""
+    import yaml
+
+    from claims_audit.schema import schemas_dir
+    doc = yaml.safe_load((schemas_dir() / "claims-extract-v1.yaml").read_text(encoding="utf-8"))
+    for col in doc["columns"]:
+        if col["name"] == "member_id":
+            col["required"] = False
+    custom = tmp_path / "optional-member.yaml"
+    custom.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    p = write_csv(tmp_path / "x.csv", [line(member_id="4.5E+11", modifier_1="L T")])
+    layout = load_layout(custom)
+    v = validate(read(InputFile(p, str(p)), layout), layout)
+    assert v.rows_rejected == 0 and v.lines.get_column("member_id").item() is None
+    assert v.lines.get_column("ignored_note").item() == 'member_id, modifier_1 "L T"'
 
 
 def test_units_must_be_whole_positive_numbers(tmp_path):

@@ -645,7 +645,8 @@ def _padding(fmt: str) -> tuple[str, int, str] | None:
         return None
 
     def literal(part: str) -> str:
-        return re.sub(r'"([^"]*)"|\\(.)', lambda g: g.group(1) if g.group(1) is not None else g.group(2), part)
+        return re.sub(r'"([^"]*)"|\\(.)', lambda g: g.group(1) if g.group(1) is not None else g.group(2),
+                      part)
 
     return literal(m["pre"]), len(m["zeros"]), literal(m["post"])
 

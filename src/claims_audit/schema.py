@@ -288,7 +288,8 @@ def _format_regex(fmt: str) -> str | None:
     read 2026112 as 2026-11-02 with %Y%m%d or 11/02/26 as the year 26 with %m/%d/%Y. None when `fmt`
     uses a directive not known here (the parser alone decides then)."""
     tokens = re.findall(r"%.|[^%]+", fmt)
-    widths = {"%Y": (4, 4), "%m": (1, 2), "%d": (1, 2), "%y": (2, 2), "%H": (1, 2), "%M": (2, 2), "%S": (2, 2)}
+    widths = {"%Y": (4, 4), "%m": (1, 2), "%d": (1, 2), "%y": (2, 2), "%H": (1, 2), "%M": (2, 2),
+              "%S": (2, 2)}
     out = []
     for i, tok in enumerate(tokens):
         if not tok.startswith("%"):

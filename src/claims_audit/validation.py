@@ -105,10 +105,14 @@ def _without_ignored(lines: pl.DataFrame, ignored: pl.DataFrame, layout: Layout)
     value = pl.col("value").fill_null("")
     quoted = pl.when(value.str.len_chars() > NOTE_VALUE_MAX).then(
         value.str.slice(0, NOTE_VALUE_MAX) + "…").otherwise(value)
+    # a member id (optional in some layout) is never quoted: --mask-member-ids masks the Rejected sheet's
+    # value, not the text of a finding's message
+    named = pl.when(pl.col("column") == "member_id").then(pl.col("column")).otherwise(
+        pl.format('{} "{}"', pl.col("column"), quoted))
     notes = (ignored.sort(pl.col(ROW), pl.col("column").replace_strict(order, default=len(order)))
              .group_by(ROW, maintain_order=True)
              .agg(pl.col("column").str.join(",").alias(IGNORED_COLUMNS),
-                  pl.format('{} "{}"', pl.col("column"), quoted).str.join(", ").alias(IGNORED_NOTE)))
+                  named.str.join(", ").alias(IGNORED_NOTE)))
     return lines.with_columns(emptied).join(notes, on=ROW, how="left", maintain_order="left")
 
 
