@@ -100,7 +100,7 @@ class ColumnSpec:
         if self.accept:
             parts.append("accepts " + ", ".join(ACCEPT[a]["text"] for a in self.accept))
         if self.scientific_notation or self.lost_leading_zeros:
-            parts.append("spreadsheet damage named: " + ", ".join(
+            parts.append("named as spreadsheet damage: " + ", ".join(
                 (["scientific notation"] if self.scientific_notation else [])
                 + ([f"fewer than {self.lost_leading_zeros} digits"] if self.lost_leading_zeros else [])))
         if self.normalize:
