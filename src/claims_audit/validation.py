@@ -17,10 +17,10 @@ cheaply as each column allows:
 * any other column row by row, on the text as it stands.
 
 A cell that is already in normal form (normalizing, the `accept` forms included, would not change it) and
-passes its rules is accepted
-as it is, and its typed value is cast straight from it. Every other cell, a handful in a real extract,
-takes the full path: normalized, checked, and cast one by one. Only rows that fail there are handed to
-pandera for the detailed failure report, so on a clean file pandera (and its import) has nothing to do.
+passes its rules is accepted as it is, and its typed value is cast straight from it. Every other cell, a
+handful in a real extract, takes the full path: normalized, checked, and cast one by one. Only rows that
+fail there are handed to pandera for the detailed failure report, so on a clean file pandera (and its
+import) has nothing to do.
 Both use the very same expressions, so they cannot disagree; should they ever, pandera's verdict counts.
 `tests/test_validation.py` checks the shortcuts against the plain path on generated and hostile frames.
 """
@@ -81,7 +81,7 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
     if bad_rows.len():
         lines = lines.filter(~pl.col(ROW).is_in(bad_rows.implode()))
     ignored = cells.filter(pl.col("outcome") == VALUE_IGNORED)
-    lines = _without_ignored(_without_empty_chunks(lines), ignored, layout)
+    lines = _without_empty_chunks(_without_ignored(_without_empty_chunks(lines), ignored, layout))
     structural = raw.structural.with_columns(pl.lit(ROW_REJECTED).alias("outcome"))
     rejected = pl.concat([structural.select(REJECTED_COLUMNS.keys()).cast(REJECTED_COLUMNS), cells])
     rejected = rejected.sort(ROW, "column", nulls_last=False, maintain_order=True)
