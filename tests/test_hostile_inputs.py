@@ -17,8 +17,8 @@ import pytest
 
 from claims_audit import pipeline
 from conftest import HEADER, line, write_xlsx
-from hostile import (RUN_DATE, assert_reconciled, csv_text, good, header_text, manifest, row_text, run,
-                     sheet_rows, write_bytes, xlsx)
+from hostile import (RUN_DATE, assert_reconciled, csv_text, formula_elements, good, header_text, manifest,
+                     row_text, run, sheet_rows, write_bytes, xlsx)
 
 COMPANION_ROWS = 3
 
@@ -189,6 +189,34 @@ def test_control_characters_are_made_visible(cli, tmp_path):
     assert rejected[0]["value"] == "1\u2400"
 
 
+def test_extract_saved_again_by_a_spreadsheet(cli, tmp_path):
+    """Excel on Windows: cp1252, CRLF, money and dates as displayed, long ids in scientific notation,
+    codes without their leading zeros, and formula-looking text in optional cells (issue 16)."""
+    rows = [good(1, charge_amount="$2,400.00", service_date="11/2/2026 0:00",
+                 documented_site="Fémoral vein"),
+            good(2, charge_amount="(1,200.00)", rendering_npi="1.23457E+09", place_of_service="2",
+                 documented_approach="percutaneous"),
+            good(3, claim_id="2.61121E+11"), good(4, procedure_code="100"),
+            good(5, charge_amount="=1+1", modifier_1="@SUM(A1)", dx_2="-2+3",
+                 documented_approach="percutaneous")]
+    text = csv_text(rows, lineterminator="\r\n")
+    entry, findings, rejected, _ = _audit(cli, tmp_path, "excel.csv", text.encode("cp1252"), expect_exit=1)
+    assert _summary(entry) == ("partial", 5, 3, 2) and entry["encoding"] == "windows-1252"
+    assert entry["values_ignored"] == {"modifier_1": 1, "rendering_npi": 1, "place_of_service": 1,
+                                       "charge_amount": 2, "dx_2": 1}
+    assert {f["claim_id"] for f in findings} >= {"C1", "C2", "C5"}
+    got = {(r["source_row"], r["column"]): (r["value"], r["outcome"]) for r in rejected}
+    assert got[(6, "charge_amount")] == ("=1+1", "row audited without this value")  # text, never a formula
+    assert got[(3, "rendering_npi")] == ("1.23457E+09", "row audited without this value")
+    assert got[(4, "claim_id")] == ("2.61121E+11", "row rejected")
+    assert got[(5, "procedure_code")] == ("100", "row rejected")
+    assert all("spreadsheet probably" in r["problem"] for r in rejected
+               if r["value"] in ("1.23457E+09", "2.61121E+11", "100", "2"))
+    c5 = [f for f in findings if f["claim_id"] == "C5"]
+    assert c5 and all('modifier_1 "@SUM(A1)"' in f["message"] for f in c5)
+    assert formula_elements(xlsx(tmp_path / "out")) == {}
+
+
 # --- files -------------------------------------------------------------------------------------------
 
 
@@ -327,6 +355,9 @@ def test_everything_at_once_reconciles(cli, tmp_path):
                                    good(11, procedure_code="")]).encode(),
         "10 blank.tsv": "\n".join([header_text().replace(",", "\t"), "", row_text(good(12)).replace(",", "\t")
                                    ]).encode(),
+        "11 excel.csv": csv_text([good(13, charge_amount="$1,234.50", service_date="20261102"),
+                                  good(14, charge_amount="1,2,3", modifier_1="L-T"),
+                                  good(15, member_id="1.23457E+11")], lineterminator="\r\n").encode("cp1252"),
     }
     for name, data in files.items():
         write_bytes(folder / name, data)
@@ -341,6 +372,6 @@ def test_everything_at_once_reconciles(cli, tmp_path):
         "04 header.csv": ("ok", 0, 0, 0), "05 ragged.csv": ("partial", 2, 1, 1),
         "06 cut.csv": ("partial", 2, 1, 1), "07 binary.csv": ("rejected", 0, 0, 0),
         "08 corrupt.xlsx": ("rejected", 0, 0, 0), "09 values.csv": ("partial", 3, 0, 3),
-        "10 blank.tsv": ("ok", 1, 1, 0)}
-    assert m["exit_code"] == 1 and m["totals"]["rows_audited"] == 5
+        "10 blank.tsv": ("ok", 1, 1, 0), "11 excel.csv": ("partial", 3, 2, 1)}
+    assert m["exit_code"] == 1 and m["totals"]["rows_audited"] == 7
     assert RUN_DATE in str(xlsx(out))

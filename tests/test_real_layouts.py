@@ -55,8 +55,8 @@ def test_ccw_carrier_pipe_delimited_with_a_custom_layout():
 
 def test_ccw_dates_are_rejected_by_the_default_layout():
     r = pipeline.run([CLAIMS / "bfd_rif_synthea__carrier.psv"], RUN, mapping_path=LAYOUTS / "bfd_carrier.toml")
-    assert _problems(r)[("service_date", "service_date must be a real calendar date as YYYY-MM-DD or "
-                                         "MM/DD/YYYY")] == 221
+    assert _problems(r)[("service_date", "service_date must be a real calendar date as YYYY-MM-DD, "
+                                         "MM/DD/YYYY or YYYYMMDD (a time part only if it is 00:00)")] == 221
 
 
 def test_layout_without_mapping_rejects_file_naming_missing_columns():

@@ -53,7 +53,8 @@ def test_workbook_contract(cli, tmp_path):
     assert any(col_letter in str(d.sqref) for d in dv)
     rejected = read_sheet(path, "Rejected")
     assert rejected == [{"source_file": str(tmp_path / "in.csv"), "source_row": 4, "column": "units",
-                         "value": "zero", "problem": "units must be a whole number of at least 1"}]
+                         "value": "zero", "problem": "units must be a whole number of at least 1",
+                         "outcome": "row rejected"}]
     rules = read_sheet(path, "Rules")
     assert {"APPROACH_MISMATCH", "SITE_MISMATCH", "DOCUMENTATION_INCOMPLETE"} <= {r["rule_id"] for r in rules}
     assert all(r["rules_version"] for r in rules)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -62,3 +63,68 @@ def test_bad_schema_file_is_a_config_error(tmp_path: Path):
         load_layout(p)
     with pytest.raises(ConfigError, match="not found"):
         load_layout(tmp_path / "missing.yaml")
+
+
+def _layout_with(tmp_path: Path, extra: str) -> Path:
+    p = tmp_path / "s.yaml"
+    p.write_text("columns:\n  - name: a\n    type: decimal\n" + extra)
+    return p
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("    accept: [roman_numerals]\n", "unknown form 'roman_numerals'"),
+    ("    accept: currency_sign\n", "'accept' must be a list"),
+    ("    accept: [zero_time]\n", "of type decimal cannot accept 'zero_time'"),
+    ("    spreadsheet_damage: {lost_leading_zeros: 1}\n", "lost_leading_zeros the number of digits"),
+    ("    spreadsheet_damage: {scientific_notation: 'yes'}\n", "scientific_notation is true or false"),
+    ("    spreadsheet_damage: [scientific_notation]\n", "'spreadsheet_damage' takes"),
+])
+def test_bad_accept_and_damage_declarations_are_config_errors(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_layout(_layout_with(tmp_path, extra))
+
+
+def test_shipped_layout_declares_what_each_column_accepts():
+    layout = load_layout()
+    assert layout.spec("charge_amount").accept == (
+        "currency_sign", "thousands_separator", "accounting_negative")
+    assert layout.spec("service_date").accept == ("zero_time",)
+    assert "%Y%m%d" in layout.spec("service_date").formats
+    assert layout.spec("procedure_code").lost_leading_zeros == 5
+    assert [s.name for s in layout.columns if s.scientific_notation] == [
+        "claim_id", "member_id", "procedure_code", "rendering_npi"]
+    assert "accepts a leading $" in layout.spec("charge_amount").rules_text
+
+
+@pytest.mark.parametrize("fmt,good,bad", [
+    ("%Y-%m-%d", ["2026-11-02", "2026-1-2"], ["02026-11-02", "26-11-02"]),
+    ("%m/%d/%Y", ["11/2/2026", "11/02/2026"], ["11/02/26", "11/02/02026"]),
+    ("%Y%m%d", ["20261102"], ["2026112", "202611020"]),
+    ("%d-%b-%Y", ["02-Nov-2026"], ["02-November-2026"]),
+])
+def test_date_formats_read_only_their_own_shape(fmt, good, bad):
+    from claims_audit.schema import ColumnSpec, parse_date
+    spec = ColumnSpec(name="d", type="date", formats=(fmt,))
+    got = pl.select(parse_date(spec, pl.lit(pl.Series(good + bad)))).to_series()
+    assert got.is_not_null().to_list() == [True] * len(good) + [False] * len(bad)
+
+
+@pytest.mark.parametrize("text,normal", [
+    ("$1,234.50", "1234.50"), ("1,234.5", "1234.5"), ("(12.00)", "-12.00"), ("($1,234.50)", "-1234.50"),
+    ("$(12)", "-12"), ("-$12", "-12"), ("$ 12", "12"), ("1,5", "1,5"), ("1,2345", "1,2345"), ("12", "12"),
+])
+def test_accepted_money_forms(text, normal):
+    from claims_audit.schema import accepted_forms
+    e = accepted_forms(pl.lit(text), ("currency_sign", "thousands_separator", "accounting_negative"))
+    assert pl.select(e).item() == normal
+
+
+@pytest.mark.parametrize("text,normal", [
+    ("2026-11-02 00:00:00", "2026-11-02"), ("2026-11-02T00:00:00", "2026-11-02"),
+    ("11/2/2026 0:00", "11/2/2026"),
+    ("11/2/2026 12:00:00 AM", "11/2/2026"), ("2026-11-02 00:00:00.000", "2026-11-02"),
+    ("2026-11-02 14:30", "2026-11-02 14:30"), ("2026-11-02 12:00:00 PM", "2026-11-02 12:00:00 PM"),
+])
+def test_accepted_zero_time(text, normal):
+    from claims_audit.schema import accepted_forms
+    assert pl.select(accepted_forms(pl.lit(text), ("zero_time",))).item() == normal

@@ -45,6 +45,59 @@ def test_every_bad_cell_of_a_row_is_reported(tmp_path):
     assert bad["procedure_code"]["problem"] == "procedure_code is required but empty"
 
 
+def test_spreadsheet_forms_are_read(tmp_path):
+    forms = [("$1,234.50", "2026-11-02 00:00:00"), ("1,234.5", "2026-11-02T00:00:00"),
+             (" 12 ", "11/2/2026 0:00"), ("$ 7", "20261102"), ("", "11/2/2026 12:00:00 AM")]
+    v = _validate(tmp_path, [line(claim_id=f"C{i}", charge_amount=c, service_date=d)
+                             for i, (c, d) in enumerate(forms)])
+    assert v.rows_rejected == 0 and v.rejected.height == 0
+    assert v.lines.get_column("charge_amount").to_list() == [1234.5, 1234.5, 12.0, 7.0, None]
+    assert set(v.lines.get_column("service_date").cast(pl.String)) == {"2026-11-02"}
+    assert v.lines.get_column("ignored_note").null_count() == 5
+
+
+def test_a_bad_optional_cell_costs_the_value_not_the_row(tmp_path):
+    v = _validate(tmp_path, [line(charge_amount="(12.00)", modifier_1="L T", dx_1="I82.412", dx_2="12345"),
+                             line(claim_id="C2", units="0", charge_amount="x")])
+    assert v.rows_rejected == 1 and v.lines.height == 1
+    row = v.lines.row(0, named=True)
+    # the typed value of an ignored cell is emptied: -12 would otherwise reach the rules
+    assert (row["charge_amount"], row["modifier_1"], row["dx_1"], row["dx_2"]) == (None, None, "I82412", None)
+    assert row["ignored_columns"] == "modifier_1,charge_amount,dx_2"
+    assert row["ignored_note"] == 'modifier_1 "L T", charge_amount "(12.00)", dx_2 "12345"'
+    assert v.values_ignored == {"modifier_1": 1, "charge_amount": 1, "dx_2": 1}
+    outcome = {(r["source_row"], r["column"]): r["outcome"] for r in v.rejected.iter_rows(named=True)}
+    assert outcome == {(2, "charge_amount"): "row audited without this value",
+                       (2, "dx_2"): "row audited without this value",
+                       (2, "modifier_1"): "row audited without this value",
+                       (3, "units"): "row rejected", (3, "charge_amount"): "row rejected"}
+
+
+def test_a_long_ignored_value_is_shortened_in_the_note(tmp_path):
+    v = _validate(tmp_path, [line(charge_amount="9" * 30 + "x" * 30)])
+    assert v.lines.get_column("ignored_note").item() == 'charge_amount "' + "9" * 30 + "x" * 10 + '…"'
+    assert v.rejected.get_column("value").item() == "9" * 30 + "x" * 30  # the report keeps it whole
+
+
+def test_an_ignored_member_id_is_named_but_never_quoted(tmp_path):
+    """In a layout where member_id is optional, its bad value is ignored like any other, but the note on
+    the findings (which --mask-member-ids does not rewrite) names the column only."""
+    import yaml
+
+    from claims_audit.schema import schemas_dir
+    doc = yaml.safe_load((schemas_dir() / "claims-extract-v1.yaml").read_text(encoding="utf-8"))
+    for col in doc["columns"]:
+        if col["name"] == "member_id":
+            col["required"] = False
+    custom = tmp_path / "optional-member.yaml"
+    custom.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    p = write_csv(tmp_path / "x.csv", [line(member_id="4.5E+11", modifier_1="L T")])
+    layout = load_layout(custom)
+    v = validate(read(InputFile(p, str(p)), layout), layout)
+    assert v.rows_rejected == 0 and v.lines.get_column("member_id").item() is None
+    assert v.lines.get_column("ignored_note").item() == 'member_id, modifier_1 "L T"'
+
+
 def test_units_must_be_whole_positive_numbers(tmp_path):
     v = _validate(tmp_path, [line(units=u) for u in ["1", "2", "-1", "x", "1.5", "0", "+3"]])
     assert v.lines.get_column("units").to_list() == [1, 2, 3]
@@ -58,7 +111,12 @@ ODD_CELLS = [None, "", " ", "  \t", "x", "X1", "=1+2", "\x00", "é", "1,5", '"q"
              "+7", "07", " 7 ", "1e5", "inf", "nan", "-1", "1.5", ".5", "5.", "12.50", " 12.5", "999999999",
              "1234567890", "1234567893", " 1234567893", "2026-02-30", "2026-11-03", "11/03/2026",
              " 11/03/2026", "3/11/2026", "34421", " 34421", "g0439", "G0439 ", "0001F", "lt", "LT", "50",
-             "i82.412", "I82412", "I82.412", " i82.412 ", "I8", "123", "C01", "Z99.89", "z9989"]
+             "i82.412", "I82412", "I82.412", " i82.412 ", "I8", "123", "C01", "Z99.89", "z9989",
+             # forms spreadsheets write, accepted or not, and damage they do (issue 16)
+             "$1,234.50", "1,234.5", " 12 ", "(12.00)", "($1,234.50)", "$(12)", "-$12", "$", "()", "1,23",
+             "12,345,678.9", "2026-11-02 00:00:00", "2026-11-02T00:00:00", "11/2/2026 0:00",
+             "11/2/2026 12:00:00 AM", "2026-11-02 14:30", "20261102", "2026112", "11/02/26", "2.61121E+11",
+             "1.23457E+09", "1E5", "100", "1999", "2", "00100", ":", "(1:2)", "$1:00"]
 
 
 def _odd_column(n: int, seed: int, fill: float) -> pl.Series:
@@ -109,7 +167,8 @@ def test_column_shortcuts_equal_plain_path_on_clean_and_nearly_clean_columns(tmp
     for spec in layout.columns:
         col = frame.get_column(spec.name)
         _assert_same(col, spec)
-        for k, cell in ((7, " 7 "), (1500, "i82.412"), (2999, "=bad"), (11, None), (12, "")):
+        for k, cell in ((7, " 7 "), (1500, "i82.412"), (2999, "=bad"), (11, None), (12, ""),
+                        (13, "$1,234.50"), (14, "2026-11-02 00:00:00"), (15, "2.61121E+11"), (16, "100")):
             _assert_same(col.clone().scatter(k, cell), spec)
 
 

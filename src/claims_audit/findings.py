@@ -7,7 +7,9 @@ procedure code and rule id), so reviewers' decisions can follow a finding from n
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import operator
 
 import polars as pl
 
@@ -22,6 +24,16 @@ FINDING_COLUMNS = [
 ]
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "review": 2, "info": 3}
+
+# An optional value that was not valid in the file is ignored and its line audited without it (see
+# `validation`). The rules that read such a value, which could have concluded otherwise with it.
+# Place of service and charge feed no rule.
+COULD_CHANGE = {
+    "modifier_": ("PTP_CONFLICT", "BILATERAL_FORMAT", "LATERALITY_CONFLICT", "GLOBAL_PERIOD_EM",
+                  "MODIFIER_NOT_PAYABLE", "DUPLICATE_LINE"),
+    "rendering_npi": ("PTP_CONFLICT", "GLOBAL_PERIOD_EM", "DUPLICATE_LINE"),
+    "dx_": ("LATERALITY_CONFLICT", "DIAGNOSIS_NOT_SUPPORTING", "DIAGNOSIS_INVALID", "GLOBAL_PERIOD_EM"),
+}
 
 
 def _digest_utf8(values: list[bytes | None], size: int) -> list[str]:
@@ -63,14 +75,32 @@ def _with_lines(output: pl.DataFrame, lines: pl.DataFrame, keep: list[str]) -> p
     return output.hstack(lines.select(pl.col(keep[1:]).gather(keys)).get_columns())
 
 
+def with_ignored_note(df: pl.DataFrame) -> pl.DataFrame:
+    """On a line audited without a value (`ignored_columns`, `ignored_note`), the message says which value
+    was ignored, and whether it could have changed the finding."""
+    if "ignored_note" not in df.columns or df.get_column("ignored_note").null_count() == df.height:
+        return df
+    names = pl.col("ignored_columns")
+    could = functools.reduce(operator.or_, [
+        names.str.contains(rf"(^|,){prefix}") & pl.col("rule_id").is_in(rules)
+        for prefix, rules in COULD_CHANGE.items()]).fill_null(False)
+    effect = pl.when(could).then(pl.lit("the ignored value could have changed this finding")).otherwise(
+        pl.lit("this finding does not depend on it"))
+    note = pl.format(" (Audited without {}: not valid in the file, see the Rejected sheet; {}.)",
+                     pl.col("ignored_note"), effect)
+    return df.with_columns(pl.when(pl.col("ignored_note").is_not_null())
+                           .then(pl.concat_str([pl.col("message").fill_null(""), note]))
+                           .otherwise(pl.col("message")).alias("message"))
+
+
 def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None = None) -> pl.DataFrame:
     """Join rule output to its lines (and the documentation classification of 34421 lines, `doc`), and
     order the findings deterministically."""
     doc_cols = [c for c in ("doc_approach", "doc_vessel", "doc_side") if doc is not None and c in doc.columns]
     keep = ["line_key", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
             "service_date", "procedure_code", "units", "documented_approach", "documented_site", "op_note",
-            *MODIFIERS, *DX]
-    df = _with_lines(output, lines, keep)
+            *MODIFIERS, *DX, *[c for c in ("ignored_columns", "ignored_note") if c in lines.columns]]
+    df = with_ignored_note(_with_lines(output, lines, keep))
     if doc_cols:
         df = df.join(doc.select("line_key", *doc_cols), on="line_key", how="left")
     for c in ("doc_approach", "doc_vessel", "doc_side"):

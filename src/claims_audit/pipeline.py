@@ -23,8 +23,8 @@ from .ruleconfig import DEFAULT, RuleConfig
 from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
 from .rules.inputs import rule_inputs
 from .schema import Layout, load_layout, load_mapping, validate_mapping
+from .validation import FILE_REJECTED, validate
 from .validation import REJECTED_COLUMNS as CELL_REJECTED_COLUMNS
-from .validation import validate
 
 # the validator's rejected cells, with the file they came from
 REJECTED_COLUMNS = {"source_file": pl.String, **CELL_REJECTED_COLUMNS}
@@ -47,6 +47,7 @@ class InputSummary:
     delimiter: str | None = None
     unknown_columns: list[str] = field(default_factory=list)
     blank_lines: int = 0
+    values_ignored: dict[str, int] = field(default_factory=dict)  # bad optional cells of audited rows
 
 
 @dataclass
@@ -139,6 +140,7 @@ def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str]
     summary.rows_read = raw.rows_read
     summary.rows_rejected = checked.rows_rejected
     summary.rows_audited = checked.lines.height
+    summary.values_ignored = checked.values_ignored
     summary.status = "ok" if checked.rows_rejected == 0 else "partial"
     lines = checked.lines.with_columns(pl.lit(inp.display).alias("source_file"))
     bad = checked.rejected.with_columns(pl.lit(inp.display).alias("source_file")).select(
@@ -151,7 +153,8 @@ def _reject_file(summary: InputSummary, reason: str, column: str | None, rows: i
     summary.status, summary.error = "rejected", reason
     summary.rows_read = summary.rows_rejected = rows
     bad = pl.DataFrame({"source_file": [summary.path], ROW: [None], "column": [column], "value": [None],
-                        "problem": [f"file rejected: {reason}"]}, schema=REJECTED_COLUMNS)
+                        "problem": [f"file rejected: {reason}"], "outcome": [FILE_REJECTED]},
+                       schema=REJECTED_COLUMNS)
     return summary, None, bad
 
 

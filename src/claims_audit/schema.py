@@ -7,6 +7,8 @@ schema checks it, and :func:`cast` converts the rows that passed to their real t
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,6 +28,22 @@ DEFAULT_SCHEMA = "claims-extract-v1.yaml"
 TYPES = {"text", "integer", "date", "decimal", "code"}
 NORMALIZERS = {"strip", "upper", "remove_dots"}
 CHECKS = {"npi_luhn"}
+# Forms that spreadsheets and warehouses write, a column may accept (`accept:` in the layout). Each is
+# applied after trimming; each changes nothing in a cell without its mark (the character it acts on), which
+# lets `validation` skip it for cells in normal form.
+ACCEPT: dict[str, dict[str, Any]] = {
+    "currency_sign": {"types": {"decimal", "integer"}, "mark": "$",
+                      "text": "a leading $ ($1,234.50)"},
+    "thousands_separator": {"types": {"decimal", "integer"}, "mark": ",",
+                            "text": "thousands separators (1,234.5)"},
+    "accounting_negative": {"types": {"decimal", "integer"}, "mark": "(",
+                            "text": "accounting negatives, (12.00) read as -12"},
+    "zero_time": {"types": {"date"}, "mark": ":",
+                  "text": "a zero time part (2026-11-02 00:00:00, 2026-11-02T00:00:00, 11/2/2026 0:00)"},
+}
+# Damage a spreadsheet does to ids and codes it took for numbers (`spreadsheet_damage:` in the layout).
+SCIENTIFIC = r"^[+-]?\d+(\.\d+)?[eE][+-]\d+$"  # how Excel writes a long number it shows in a narrow cell
+DAMAGE = {"scientific_notation", "lost_leading_zeros"}
 
 
 def schemas_dir() -> Path:
@@ -56,6 +74,14 @@ class ColumnSpec:
     problem: str = ""
     phi: bool = False
     description: str = ""
+    accept: tuple[str, ...] = ()
+    scientific_notation: bool = False  # reject 2.61121E+11 as damage a spreadsheet did
+    lost_leading_zeros: int | None = None  # an all-digit value shorter than this lost its leading zeros
+
+    @property
+    def accept_marks(self) -> list[str]:
+        """The characters without which the `accept` steps leave a trimmed cell as it is."""
+        return [ACCEPT[a]["mark"] for a in self.accept]
 
     @property
     def rules_text(self) -> str:
@@ -71,6 +97,12 @@ class ColumnSpec:
             parts.append("formats " + " or ".join(self.formats))
         if self.check:
             parts.append(f"check {self.check}")
+        if self.accept:
+            parts.append("accepts " + ", ".join(ACCEPT[a]["text"] for a in self.accept))
+        if self.scientific_notation or self.lost_leading_zeros:
+            parts.append("named as spreadsheet damage: " + ", ".join(
+                (["scientific notation"] if self.scientific_notation else [])
+                + ([f"fewer than {self.lost_leading_zeros} digits"] if self.lost_leading_zeros else [])))
         if self.normalize:
             parts.append("normalized: " + ", ".join(self.normalize))
         return "; ".join(parts) or "free text"
@@ -153,6 +185,8 @@ def _spec(e: dict[str, Any], p: Path) -> ColumnSpec:
             re.compile(e["pattern"])
         except re.error:
             raise ConfigError(f"schema file {p}: column {e['name']} has an invalid pattern") from None
+    accept = _accept(e, p)
+    scientific, zeros = _damage(e, p)
     return ColumnSpec(
         name=str(e["name"]),
         type=e["type"],
@@ -165,7 +199,36 @@ def _spec(e: dict[str, Any], p: Path) -> ColumnSpec:
         problem=str(e.get("problem") or f"{e['name']} is not valid"),
         phi=bool(e.get("phi", False)),
         description=str(e.get("description", "")),
+        accept=accept,
+        scientific_notation=scientific,
+        lost_leading_zeros=zeros,
     )
+
+
+def _accept(e: dict[str, Any], p: Path) -> tuple[str, ...]:
+    accept = e.get("accept", ())
+    if not isinstance(accept, list | tuple) or not all(isinstance(a, str) for a in accept):
+        raise ConfigError(f"schema file {p}: column {e['name']}: 'accept' must be a list of names")
+    for a in accept:
+        if a not in ACCEPT:
+            raise ConfigError(f"schema file {p}: column {e['name']} accepts an unknown form {a!r} "
+                              f"(known: {', '.join(ACCEPT)})")
+        if e["type"] not in ACCEPT[a]["types"]:
+            raise ConfigError(f"schema file {p}: column {e['name']} of type {e['type']} cannot accept {a!r}")
+    return tuple(accept)
+
+
+def _damage(e: dict[str, Any], p: Path) -> tuple[bool, int | None]:
+    damage = e.get("spreadsheet_damage") or {}
+    if not isinstance(damage, dict) or set(damage) - DAMAGE:
+        raise ConfigError(f"schema file {p}: column {e['name']}: 'spreadsheet_damage' takes "
+                          f"{' and '.join(sorted(DAMAGE))}")
+    scientific = damage.get("scientific_notation", False)
+    zeros = damage.get("lost_leading_zeros")
+    if not isinstance(scientific, bool) or not (zeros is None or (type(zeros) is int and zeros > 1)):
+        raise ConfigError(f"schema file {p}: column {e['name']}: scientific_notation is true or false, "
+                          "lost_leading_zeros the number of digits a full code has")
+    return scientific, zeros
 
 
 def load_mapping(path: str | Path | None) -> dict[str, str]:
@@ -198,12 +261,90 @@ def normalize(spec: ColumnSpec) -> pl.Expr:
         e = e.str.to_uppercase()
     if "remove_dots" in spec.normalize:
         e = e.str.replace_all(".", "", literal=True)
+    e = accepted_forms(e, spec.accept)
     return pl.when(e.str.len_bytes() == 0).then(None).otherwise(e).alias(spec.name)
+
+
+THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"  # 1,234 and 12,345.5 are unambiguous; 1,5 is not
+ZERO_TIME = r"(?i)[ T](0?0:00(:00(\.0+)?)?|12:00(:00)? ?AM)$"
+
+
+def accepted_forms(e: pl.Expr, accept: tuple[str, ...]) -> pl.Expr:
+    """The `accept` steps, in a fixed order, over trimmed text: `$(1,234.50)` -> `(1,234.50)` ->
+    `-1,234.50` -> `-1234.50`. A cell without a step's mark is left as it is by that step."""
+    if "currency_sign" in accept:  # $12, -$12, $-12, ($12), $(12), $ 12
+        e = e.str.replace(r"^([+-]?\(?)\s*\$\s*", "${1}")
+    if "accounting_negative" in accept:
+        e = e.str.replace(r"^\(\s*([^()]*?)\s*\)$", "-${1}")
+    if "thousands_separator" in accept:
+        e = pl.when(e.str.contains(THOUSANDS)).then(e.str.replace_all(",", "", literal=True)).otherwise(e)
+    if "zero_time" in accept:
+        e = e.str.replace(ZERO_TIME, "")
+    return e
+
+
+def _format_regex(fmt: str) -> str | None:
+    """A regular expression a date must match to be read with `fmt`, so that the lenient parser cannot
+    read 2026112 as 2026-11-02 with %Y%m%d or 11/02/26 as the year 26 with %m/%d/%Y. None when `fmt`
+    uses a directive not known here (the parser alone decides then)."""
+    tokens = re.findall(r"%.|[^%]+", fmt)
+    widths = {"%Y": (4, 4), "%m": (1, 2), "%d": (1, 2), "%y": (2, 2), "%H": (1, 2), "%M": (2, 2),
+              "%S": (2, 2)}
+    out = []
+    for i, tok in enumerate(tokens):
+        if not tok.startswith("%"):
+            out.append(re.escape(tok))
+            continue
+        if tok in ("%b", "%B"):  # month names: Nov, November
+            out.append("[A-Za-z]{3}" if tok == "%b" else "[A-Za-z]{3,9}")
+            continue
+        if tok not in widths:
+            return None
+        low, high = widths[tok]
+        glued = any(0 <= j < len(tokens) and tokens[j].startswith("%") for j in (i - 1, i + 1))
+        out.append(rf"\d{{{high}}}" if glued or low == high else rf"\d{{{low},{high}}}")
+    return "^" + "".join(out) + "$"
 
 
 def parse_date(spec: ColumnSpec, e: pl.Expr | None = None) -> pl.Expr:
     e = pl.col(spec.name) if e is None else e
-    return pl.coalesce([e.str.to_date(f, strict=False) for f in spec.formats])
+    parsed = []
+    for f in spec.formats:
+        shape = _format_regex(f)
+        value = e.str.to_date(f, strict=False)
+        parsed.append(value if shape is None else pl.when(e.str.contains(shape)).then(value))
+    return pl.coalesce(parsed)
+
+
+def damaged(spec: ColumnSpec) -> pl.Expr | None:
+    """True where a (normalized) cell shows damage a spreadsheet does; None when the column names none."""
+    c = pl.col(spec.name)
+    parts = []
+    if spec.scientific_notation:
+        parts.append(c.str.contains(SCIENTIFIC))
+    if spec.lost_leading_zeros:
+        parts.append(c.str.contains(r"^\d+$") & (c.str.len_bytes() < spec.lost_leading_zeros))
+    return functools.reduce(operator.or_, parts) if parts else None
+
+
+def damage_problem(spec: ColumnSpec) -> pl.Expr:
+    """The reason for a damaged cell (null for any other): that a spreadsheet probably changed it."""
+    c = pl.col(spec.name)
+    out = pl.lit(None, pl.String)
+    if spec.lost_leading_zeros:
+        width = spec.lost_leading_zeros
+        short = c.str.contains(r"^\d+$") & (c.str.len_bytes() < width)
+        example = "100" if width > 3 else "2"  # 00100 saved as 100, 02 saved as 2
+        out = pl.when(short).then(pl.lit(
+            f"{spec.name} has fewer than {width} digits: a spreadsheet probably removed its leading zeros "
+            f"({example.zfill(width)} saved as {example}); format the column as text and export it again"
+        )).otherwise(out)
+    if spec.scientific_notation:
+        out = pl.when(c.str.contains(SCIENTIFIC)).then(pl.lit(
+            f"{spec.name} is in scientific notation: a spreadsheet probably changed it (a long number shown "
+            f"as 2.61121E+11 has lost its digits); export the column as text from the source system"
+        )).otherwise(out)
+    return out
 
 
 def npi_valid(e: pl.Expr) -> pl.Expr:
@@ -239,6 +380,9 @@ def value_ok(spec: ColumnSpec) -> pl.Expr:
             ok = ok & (num >= spec.min)
     if spec.check == "npi_luhn":
         ok = ok & npi_valid(c)
+    damage = damaged(spec)
+    if damage is not None:
+        ok = ok & ~damage
     return c.is_null() | ok.fill_null(False)
 
 

@@ -1,7 +1,12 @@
 """Checking every cell of a text table against the layout, and casting the rows that pass.
 
-A row with any bad cell is rejected as a whole, and every bad cell of it is reported (file, row, column,
-value, reason). Nothing is dropped silently: rows_read == rows_valid + rows_rejected, always.
+A row with a bad cell in a required column (claim, line, member, date, code, units) is rejected as a
+whole. A bad cell in an optional column (modifiers, NPI, place of service, charge, diagnoses) does not
+cost the row: the row is audited without that value (the cell is emptied), so a formatting slip in a
+charge never hides a 34421 line from the audit. Every bad cell is reported either way (file, row, column,
+value as in the file, reason, and the outcome: `row rejected` or `row audited without this value`), and
+the audited lines carry a note of what was ignored for the findings. Nothing is dropped silently:
+rows_read == rows_valid + rows_rejected, always.
 
 The pandera schema built from the layout is the judge of every cell. To keep large clean extracts fast,
 the same cell rules (:func:`claims_audit.schema.value_ok`) are first evaluated column by column, as
@@ -11,10 +16,11 @@ cheaply as each column allows:
 * a repetitive column (codes, dates, counts, NPIs) over its distinct values, mapped back to the rows;
 * any other column row by row, on the text as it stands.
 
-A cell that is already in normal form (normalizing would not change it) and passes its rules is accepted
-as it is, and its typed value is cast straight from it. Every other cell, a handful in a real extract,
-takes the full path: normalized, checked, and cast one by one. Only rows that fail there are handed to
-pandera for the detailed failure report, so on a clean file pandera (and its import) has nothing to do.
+A cell that is already in normal form (normalizing, the `accept` forms included, would not change it) and
+passes its rules is accepted as it is, and its typed value is cast straight from it. Every other cell, a
+handful in a real extract, takes the full path: normalized, checked, and cast one by one. Only rows that
+fail there are handed to pandera for the detailed failure report, so on a clean file pandera (and its
+import) has nothing to do.
 Both use the very same expressions, so they cannot disagree; should they ever, pandera's verdict counts.
 `tests/test_validation.py` checks the shortcuts against the plain path on generated and hostile frames.
 """
@@ -29,18 +35,28 @@ from dataclasses import dataclass
 import polars as pl
 
 from .readers import ROW, RawTable
-from .schema import ColumnSpec, Layout, cast, normalize, value_ok
+from .schema import ColumnSpec, Layout, cast, damage_problem, normalize, value_ok
 
-REJECTED_COLUMNS = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String}
+REJECTED_COLUMNS = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String,
+                    "outcome": pl.String}
+# the `outcome` of a Rejected row
+ROW_REJECTED = "row rejected"
+VALUE_IGNORED = "row audited without this value"
+FILE_REJECTED = "file rejected"
+# columns every audited line carries: the optional columns whose value was ignored ("modifier_1,dx_2") and
+# a note naming them with the value as it was in the file; null on a line without ignored values
+IGNORED_COLUMNS, IGNORED_NOTE = "ignored_columns", "ignored_note"
+NOTE_VALUE_MAX = 40  # characters of an ignored value quoted in the note
 # column types whose values repeat a great deal: checked over their distinct values
 REPETITIVE = {"code", "date", "integer"}
 
 
 @dataclass
 class Validated:
-    lines: pl.DataFrame  # typed rows that passed every check (+ source_row)
-    rejected: pl.DataFrame  # one row per bad cell or broken row: source_row, column, value, problem
-    rows_rejected: int  # distinct rejected rows (structural + cell-level)
+    lines: pl.DataFrame  # typed rows audited (+ source_row, ignored_columns, ignored_note)
+    rejected: pl.DataFrame  # one row per bad cell or broken row: source_row, column, value, problem, outcome
+    rows_rejected: int  # distinct rejected rows (structural + a bad required cell)
+    values_ignored: dict[str, int]  # per column, the bad optional cells of audited rows
 
 
 def validate(raw: RawTable, layout: Layout) -> Validated:
@@ -57,15 +73,47 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
         cells = _failures(normalized, original, layout)
     else:
         cells = pl.DataFrame(schema=REJECTED_COLUMNS)
-    bad_rows = cells.get_column(ROW).unique()
+    required = [s.name for s in layout.columns if s.required]
+    bad_rows = cells.filter(pl.col("column").is_in(required)).get_column(ROW).unique()
+    cells = cells.with_columns(pl.when(pl.col(ROW).is_in(bad_rows.implode())).then(pl.lit(ROW_REJECTED))
+                               .otherwise(pl.lit(VALUE_IGNORED)).alias("outcome"))
     lines = pl.DataFrame([frame.get_column(ROW), *typed])
     if bad_rows.len():
         lines = lines.filter(~pl.col(ROW).is_in(bad_rows.implode()))
-    lines = _without_empty_chunks(lines)
-    rejected = pl.concat([raw.structural.select(REJECTED_COLUMNS.keys()).cast(REJECTED_COLUMNS), cells])
+    ignored = cells.filter(pl.col("outcome") == VALUE_IGNORED)
+    lines = _without_empty_chunks(_without_ignored(_without_empty_chunks(lines), ignored, layout))
+    structural = raw.structural.with_columns(pl.lit(ROW_REJECTED).alias("outcome"))
+    rejected = pl.concat([structural.select(REJECTED_COLUMNS.keys()).cast(REJECTED_COLUMNS), cells])
     rejected = rejected.sort(ROW, "column", nulls_last=False, maintain_order=True)
     rows_rejected = raw.structural.height + bad_rows.len()
-    return Validated(lines, rejected, rows_rejected)
+    counts = dict(ignored.group_by("column").len().iter_rows())
+    values_ignored = {c: int(counts[c]) for c in layout.names if c in counts}
+    return Validated(lines, rejected, rows_rejected, values_ignored)
+
+
+def _without_ignored(lines: pl.DataFrame, ignored: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """Empty the ignored cells of the audited lines (their typed value may be a number the rules would
+    trust, -12 for `(12.00)`) and add the note of what was ignored on each line."""
+    if not ignored.height:
+        return lines.with_columns(pl.lit(None, pl.String).alias(IGNORED_COLUMNS),
+                                  pl.lit(None, pl.String).alias(IGNORED_NOTE))
+    emptied = []
+    for (column,), part in ignored.group_by("column", maintain_order=True):
+        rows = part.get_column(ROW).implode()
+        emptied.append(pl.when(pl.col(ROW).is_in(rows)).then(None).otherwise(pl.col(column)).alias(column))
+    order = {c: i for i, c in enumerate(layout.names)}
+    value = pl.col("value").fill_null("")
+    quoted = pl.when(value.str.len_chars() > NOTE_VALUE_MAX).then(
+        value.str.slice(0, NOTE_VALUE_MAX) + "…").otherwise(value)
+    # a member id (optional in some layout) is never quoted: --mask-member-ids masks the Rejected sheet's
+    # value, not the text of a finding's message
+    named = pl.when(pl.col("column") == "member_id").then(pl.col("column")).otherwise(
+        pl.format('{} "{}"', pl.col("column"), quoted))
+    notes = (ignored.sort(pl.col(ROW), pl.col("column").replace_strict(order, default=len(order)))
+             .group_by(ROW, maintain_order=True)
+             .agg(pl.col("column").str.join(",").alias(IGNORED_COLUMNS),
+                  named.str.join(", ").alias(IGNORED_NOTE)))
+    return lines.with_columns(emptied).join(notes, on=ROW, how="left", maintain_order="left")
 
 
 def _without_empty_chunks(frame: pl.DataFrame) -> pl.DataFrame:
@@ -167,6 +215,8 @@ def _check_rows(col: pl.Series, spec: ColumnSpec) -> tuple[pl.Series, pl.Series 
         steady = c.is_not_null() & (c.str.len_bytes() > 0)
         if "strip" in spec.normalize:
             steady = steady & (c.str.strip_chars().str.len_bytes() == c.str.len_bytes())
+        if spec.accept:  # an `accept` form changes only a cell holding its mark ($ , ( :)
+            steady = steady & ~c.str.contains_any(spec.accept_marks)
     accepted = (steady & value_ok(spec)).fill_null(False)
     if not spec.required:
         accepted = accepted | c.is_null()  # an empty optional cell passes and stays empty
@@ -197,18 +247,22 @@ def _failures(frame: pl.DataFrame, original: pl.DataFrame, layout: Layout) -> pl
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
     fc = fc.filter(pl.col("index").is_not_null() & pl.col("column").is_not_null())
-    problems = {s.name: s.problem for s in layout.columns}
+    specs = {s.name: s for s in layout.columns}
     out = []
     for column, part in fc.group_by("column", maintain_order=True):
         col = column[0]
+        spec = specs[col]
         idx = part.get_column("index").cast(pl.Int64)
         rows = frame.get_column(ROW).gather(idx)
         values = original.get_column(col).gather(idx)
         required = part.get_column("check") == "not_nullable"
-        problem = pl.select(pl.when(required).then(pl.lit(f"{col} is required but empty"))
-                            .otherwise(pl.lit(problems.get(col, f"{col} is not valid")))).to_series()
+        # a value a spreadsheet probably changed is named as such, not as a generic shape problem
+        problem = pl.DataFrame({col: frame.get_column(col).gather(idx), "__required": required}).select(
+            pl.when(pl.col("__required")).then(pl.lit(f"{col} is required but empty"))
+            .otherwise(pl.coalesce(damage_problem(spec), pl.lit(spec.problem)))).to_series()
         out.append(pl.DataFrame({ROW: rows, "column": [col] * part.height, "value": values,
-                                 "problem": problem}, schema=REJECTED_COLUMNS))
+                                 "problem": problem, "outcome": [None] * part.height},
+                                schema=REJECTED_COLUMNS))
     if not out:
         return pl.DataFrame(schema=REJECTED_COLUMNS)
     return pl.concat(out).unique(maintain_order=True)

@@ -33,11 +33,12 @@ FINDINGS_SHEET_COLUMNS = [
     "documented_approach", "documented_site", "related_claim_id", "related_line_number", "reference",
     "previous_disposition", "previous_note", "disposition", "reviewer_note",
 ]
-REJECTED_SHEET_COLUMNS = ["source_file", "source_row", "column", "value", "problem"]
+# outcome: row rejected | row audited without this value | file rejected
+REJECTED_SHEET_COLUMNS = ["source_file", "source_row", "column", "value", "problem", "outcome"]
 WIDTHS = {"finding_id": 18, "message": 60, "evidence": 50, "documented_approach": 30,
           "documented_site": 30, "problem": 60, "value": 30, "source_file": 32, "reference": 40,
           "why": 70, "checks": 60, "data": 50, "title": 40, "source": 50, "path": 40, "sha256": 66, "error": 50,
-          "reviewer_note": 40, "disposition": 18, "previous_note": 30}
+          "reviewer_note": 40, "disposition": 18, "previous_note": 30, "outcome": 32}
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 DATA_ROWS_PER_SHEET = EXCEL_ROWS_MAX - 1  # one row per sheet is the header

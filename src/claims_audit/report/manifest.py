@@ -29,7 +29,8 @@ def build(result: Any, outputs: dict[str, str], extra: dict[str, Any] | None = N
         "inputs": [
             {"path": i.path, "sha256": i.sha256, "rows_read": i.rows_read, "rows_audited": i.rows_audited,
              "rows_rejected": i.rows_rejected, "status": i.status, "error": i.error, "encoding": i.encoding,
-             "delimiter": i.delimiter, "unknown_columns": i.unknown_columns, "blank_lines": i.blank_lines}
+             "delimiter": i.delimiter, "unknown_columns": i.unknown_columns, "blank_lines": i.blank_lines,
+             "values_ignored": i.values_ignored}
             for i in result.inputs
         ],
         "totals": result.totals,
