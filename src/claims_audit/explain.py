@@ -74,6 +74,55 @@ def _flags(row: dict[str, Any], prefix: str, names: list[str]) -> list[str]:
     return [n for n in names if row.get(f"{prefix}{n}")]
 
 
+def _first_match(text: str | None, pattern: str) -> str | None:
+    """The words of ``text`` that ``pattern`` matched first (what made a concept count)."""
+    if not text:
+        return None
+    frame = pl.DataFrame({"t": [text]}, schema={"t": pl.String})
+    found = frame.select(pl.col("t").str.extract(doc._i("(" + pattern + ")"), 1)).item()
+    return " ".join(found.split()) if found else None
+
+
+def _approach_patterns(vocab: doc.Vocabulary, abstract: bool) -> dict[str, str]:
+    explicit = vocab.explicit_abstract if abstract else vocab.explicit
+    return {**{f"e_{c}": explicit[c] for c in doc.OPEN_SITES},
+            "perc": vocab.percutaneous_abstract if abstract else vocab.percutaneous,
+            "lysis": vocab.lysis_abstract if abstract else vocab.lysis, "mech": vocab.mechanical,
+            "conv": vocab.conversion, "generic": vocab.open_generic,
+            **{f"r_{c}": vocab.regions[c] for c in doc.OPEN_SITES}, "default": vocab.open_leg_default}
+
+
+def _why(row: dict[str, Any], prefix: str, names: list[str], text: str | None, patterns: dict[str, str],
+         label: dict[str, str] | None = None) -> list[str]:
+    """Each concept flagged under ``prefix`` with the words that made it count ("percutaneous wording
+    ("Popliteal access")"); a vessel stem alone in the site field says which vocabulary list allows it."""
+    out = []
+    for n in _flags(row, prefix, names):
+        words = _first_match(text, patterns[n])
+        shown = (label or {}).get(n, n)
+        if words:
+            shown += f' ("{words}")'
+            if prefix == "_vs_" and _first_match(words, r"^\w+$") and n in vocab_stem_concepts(patterns):
+                shown += " - a stem alone in the site field names the vein (vocabulary.yaml site_field_vein_stems)"
+        out.append(shown)
+    return out
+
+
+def vocab_stem_concepts(patterns: dict[str, str]) -> set[str]:
+    """Vessel concepts whose site-field pattern accepts a bare stem (see documentation.load_vocabulary)."""
+    return {c for c, p in patterns.items() if r"\W*(?:$|" in p}
+
+
+def spelling_fixes(text: str | None, vocab: doc.Vocabulary) -> list[tuple[str, str]]:
+    """(as written, read as) for each misspelling of spellings.csv found in an abstract field."""
+    out = []
+    for pattern, word in vocab.spellings:
+        written = _first_match(text, doc._words([pattern]))
+        if written and written.lower() != word:
+            out.append((written, word))
+    return out
+
+
 def explain(approach: str | None, site: str | None, note: str | None = None,
             vocab: doc.Vocabulary | None = None) -> Explanation:
     vocab = vocab or doc.load_vocabulary()
@@ -104,12 +153,14 @@ def explain(approach: str | None, site: str | None, note: str | None = None,
              **{f"r_{c}": f"{c} (body region)" for c in doc.OPEN_SITES},
              "default": "leg-incision evidence without a site (venotomy, femoral vein exposure, ...)"}
     vessels = list(vocab.vessels)
+    a_abs, a_note = _approach_patterns(vocab, True), _approach_patterns(vocab, False)
     concepts = {
-        "approach field": [words[n] for n in _flags(row, "_fa_", approach_names)],
-        "site field": _flags(row, "_vs_", vessels),
-        "op note: approach": [words[n] for n in _flags(row, "_fn_", approach_names)],
-        "op note: vessels in the thrombus-removal sentences": _flags(row, "_vp_", vessels),
-        "op note: vessels named anywhere": _flags(row, "_vn_", vessels),
+        "approach field": _why(row, "_fa_", approach_names, row["_ac"], a_abs, words),
+        "site field": _why(row, "_vs_", vessels, row["_sc"], vocab.vessels_abstract),
+        "op note: approach": _why(row, "_fn_", approach_names, row["_na"], a_note, words),
+        "op note: vessels in the thrombus-removal sentences": _why(row, "_vp_", vessels, row["_np"],
+                                                                   vocab.vessels),
+        "op note: vessels named anywhere": _why(row, "_vn_", vessels, row["_nv"], vocab.vessels),
         "op note: side weights (thrombus-removal sentences; whole note)": (
             [f"{where}: left {row[p + 'vl'] * 4 + row[p + 'sl'] * 2 + row[p + 'b']}, "
              f"right {row[p + 'vr'] * 4 + row[p + 'sr'] * 2 + row[p + 'b']}"
@@ -117,9 +168,18 @@ def explain(approach: str | None, site: str | None, note: str | None = None,
             if answered[doc.NOTE_FIELD] else []),
         "op note: document kinds": [k.kind for k in vocab.kinds if row.get(f"_k_{k.kind}")],
     }
+    for fld in (doc.APPROACH_FIELD, doc.SITE_FIELD):
+        for written, word in spelling_fixes(inputs[fld] if answered[fld] else None, vocab):
+            neg.append({"field": FIELD_NAMES[fld], "step": f'misspelling read as "{word}" (spellings.csv)',
+                        "removed": written})
     decision = {c: row[c] for c in doc.DOC_COLUMNS}
-    decision["approach from"] = "abstract" if row["_a_abs"] else ("op note" if row["_a_note"] else None)
-    decision["vessel from"] = "abstract" if row["_v_abs"] else ("op note" if row["_v_note"] else None)
+    sources = {"abstract": "abstract", "note": "op note"}
+    decision["approach from"] = sources.get(row["_a_src"])
+    decision["vessel from"] = sources.get(row["_v_src"])
+    # the note's account decided over a different abstract value (documentation.classify_texts)
+    decision["note decided"] = [what for what, src, abs_value in (("approach", row["_a_src"], row["_a_abs"]),
+                                                                   ("vessel", row["_v_src"], row["_v_abs"]))
+                                if src == "note" and abs_value is not None]
 
     lines = pl.DataFrame({"line_key": [0]}, schema={"line_key": pl.Int64}).with_columns(
         [pl.lit(row[c], t).alias(c) for c, t in doc.DOC_COLUMNS.items()])
@@ -146,7 +206,8 @@ def render(e: Explanation) -> str:
     out.append("Negations and exclusions applied")
     if e.negations:
         for n in e.negations:
-            out.append(f'  {n["field"]}: removed "{n["removed"]}"  [{n["step"]}]')
+            verb = "read" if n["step"].startswith("misspelling") else "removed"
+            out.append(f'  {n["field"]}: {verb} "{n["removed"]}"  [{n["step"]}]')
     else:
         out.append("  (none)")
     out.append("")
@@ -173,6 +234,9 @@ def render(e: Explanation) -> str:
             out.append(f"    evidence: {d['doc_note_evidence']}")
     if d["doc_conflict"]:
         out.append(f"  abstract vs op note: {d['doc_conflict']}")
+    if d.get("note decided"):
+        out.append(f"  the op note's account of the thrombus removal decided the {' and '.join(d['note decided'])}"
+                   " over the abstract (coders code from the body of the operative report)")
     out.append("")
     out.append("Findings that would be raised")
     if e.findings:

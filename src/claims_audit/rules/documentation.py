@@ -19,7 +19,7 @@ OPEN_LEG = "leg_incision"
 SITES_34421 = ("ivc", "iliac_vein", "femoral_vein", "popliteal_vein")
 WRONG_APPROACHES = ("abdominal", "abdominal_and_leg", "neck", "arm", "percutaneous", "catheter_lysis")
 WRONG_VESSELS = ("calf_vein", "saphenous_vein", "subclavian_vein", "axillary_vein", "upper_body_vein",
-                 "visceral_vein", "artery", "dialysis_access")
+                 "visceral_vein", "tibioperoneal_artery", "artery", "dialysis_access")
 CROSSWALK_REF = "documentation crosswalk (data/documentation/crosswalk.csv): {} x {} -> {}"
 
 
@@ -34,8 +34,8 @@ def _label(col: str, vocab: Vocabulary) -> pl.Expr:
 
 def _source(col: str) -> pl.Expr:
     """ "the abstract" / "the operative note" for the doc_*_evidence column (which says where it came from)."""
-    return (pl.when(pl.col(col).str.starts_with("op note")).then(pl.lit("the operative note"))
-            .otherwise(pl.lit("the abstract")))
+    abstract = pl.col(col).str.starts_with('approach "') | pl.col(col).str.starts_with('site "')
+    return pl.when(abstract).then(pl.lit("the abstract")).otherwise(pl.lit("the operative note"))
 
 
 def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
@@ -98,9 +98,15 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
     parts.append(conflict.select(
         "line_key", pl.lit("DOCUMENTATION_CONFLICT").alias("rule_id"), pl.lit("review").alias("severity"),
         pl.format("The abstracted {} disagrees with the operative note; confirm which record the line was "
-                  "coded from (the abstract was used for the other findings).",
+                  "coded from ({}).",
                   pl.when(pl.col("doc_conflict").str.contains("; site:")).then(pl.lit("approach and vessel"))
                   .when(pl.col("doc_conflict").str.starts_with("site:")).then(pl.lit("vessel"))
-                  .otherwise(pl.lit("approach"))).alias("message"),
+                  .otherwise(pl.lit("approach")),
+                  # the note decides where it describes the thrombus removal (documentation.classify_texts)
+                  pl.when(pl.col("doc_procedure").fill_null(False))
+                  .then(pl.lit("the operative note's account was used for the other findings: coders code from "
+                               "the body of the operative report"))
+                  .otherwise(pl.lit("the abstract was used for the other findings: the note describes no "
+                                    "thrombus removal"))).alias("message"),
         pl.lit(None, pl.String).alias("suggested_code"), pl.col("doc_conflict").alias("evidence")))
     return pl.concat([conform(p) for p in parts])
