@@ -30,7 +30,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
           schema: Path | None = None, rule_config: dict[str, Any] | None = None,
           rule_config_path: str | None = None, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: Path | None = None,
-          no_ledger: bool = False) -> Outcome:
+          no_ledger: bool = False, records: Path | None = None) -> Outcome:
     """Run the audit and write its report.
 
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
@@ -47,7 +47,8 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     store = None if no_ledger else Ledger.open(ledger or default_path(out), create=True)
     try:
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, rule_config_path=rule_config_path, progress=progress)
+                              rule_config=rule_config, rule_config_path=rule_config_path, progress=progress,
+                              records=records)
         if progress:
             progress("writing report", 1, 1)
         if store is None:

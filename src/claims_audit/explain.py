@@ -13,6 +13,7 @@ except :func:`negations`, which retraces the cleaning steps to list what they re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -35,6 +36,7 @@ class Explanation:
     suggested_code: str | None
     rules_version: str
     vocabulary: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)   # --record / --records: files and outcome
 
 
 def negations(text: str | None, vocab: doc.Vocabulary, mode: str = "approach") -> list[tuple[str, str]]:
@@ -123,12 +125,39 @@ def spelling_fixes(text: str | None, vocab: doc.Vocabulary) -> list[tuple[str, s
     return out
 
 
+def _with_records(note: str | None, files: list[Any]) -> tuple[str | None, Any]:
+    """The note the run would read for a line with these record files (read here, in this process)."""
+    from . import records as rec
+
+    rec.read_all(files, rec.tesseract_available(), workers=1)
+    recs = rec.Records(folder=Path("."), files=files, assigned={0: files} if files else {})
+    target = pl.DataFrame({"line_key": [0], doc.NOTE_FIELD: [note]},
+                          schema={"line_key": pl.Int64, doc.NOTE_FIELD: pl.String})
+    attached = rec.attach(target, recs) if files else target
+    return attached.item(0, doc.NOTE_FIELD), recs
+
+
 def explain(approach: str | None, site: str | None, note: str | None = None,
-            vocab: doc.Vocabulary | None = None) -> Explanation:
+            vocab: doc.Vocabulary | None = None, record_files: list[Any] | None = None) -> Explanation:
+    """``record_files`` (records.RecordFile): medical records read as the line's operative note after
+    ``note``, as ``run --records`` reads them; the evidence then names file and page."""
     vocab = vocab or doc.load_vocabulary()
+    recs, problem = None, None
+    given_note = note
+    if record_files is not None:
+        note, recs = _with_records(note, record_files)
+        if record_files and not any(f.status == "read" for f in record_files):
+            problem = "; ".join(f"{f.name}: {f.reason}" for f in record_files)
     inputs = {doc.APPROACH_FIELD: approach, doc.SITE_FIELD: site, doc.NOTE_FIELD: note}
     keys = pl.DataFrame({k: [v] for k, v in inputs.items()}, schema={k: pl.String for k in inputs})
     row = doc.classify_texts(keys, vocab, details=True).row(0, named=True)
+    if recs is not None and recs.assigned:
+        from . import records as rec
+        frame = pl.DataFrame({"line_key": [0], **{c: [row[c]] for c in rec.EVIDENCE_COLUMNS}},
+                             schema={"line_key": pl.Int64, **{c: pl.String for c in rec.EVIDENCE_COLUMNS}})
+        target = pl.DataFrame({"line_key": [0], doc.NOTE_FIELD: [given_note]},
+                              schema={"line_key": pl.Int64, doc.NOTE_FIELD: pl.String})
+        row.update(rec.attribute(frame, target, recs).row(0, named=True))
     answered = {doc.APPROACH_FIELD: row["_a"] is not None, doc.SITE_FIELD: row["_s"] is not None,
                 doc.NOTE_FIELD: row["_n"] is not None}
 
@@ -182,13 +211,18 @@ def explain(approach: str | None, site: str | None, note: str | None = None,
                                 if src == "note" and abs_value is not None]
 
     lines = pl.DataFrame({"line_key": [0]}, schema={"line_key": pl.Int64}).with_columns(
-        [pl.lit(row[c], t).alias(c) for c, t in doc.DOC_COLUMNS.items()])
+        *[pl.lit(row[c], t).alias(c) for c, t in doc.DOC_COLUMNS.items()],
+        pl.lit(problem, pl.String).alias(doc_rules.RECORD_PROBLEM))
     found = doc_rules.apply(lines, vocab).sort("rule_id")
     findings = found.select("rule_id", "severity", "message", "suggested_code", "evidence", "reference").to_dicts()
     codes = sorted({f["suggested_code"] for f in findings if f["suggested_code"]})
-    return Explanation(inputs=inputs, answered=answered, negations=neg, concepts=concepts, decision=decision,
+    shown = dict(inputs)
+    if record_files is not None:  # never print a record: the input shows the line's own note only
+        shown[doc.NOTE_FIELD] = given_note
+    return Explanation(inputs=shown, answered=answered, negations=neg, concepts=concepts, decision=decision,
                        findings=findings, suggested_code=", ".join(codes) or None,
-                       rules_version=rules_version(), vocabulary=doc.describe_files(vocab))
+                       rules_version=rules_version(), vocabulary=doc.describe_files(vocab),
+                       records=[f.entry() for f in record_files or []])
 
 
 def render(e: Explanation) -> str:
@@ -202,6 +236,11 @@ def render(e: Explanation) -> str:
         shown = "(blank)" if text is None or not text.strip() else f'"{" ".join(text.split())}"'
         note = "" if e.answered[fld] or text is None or not text.strip() else "  <- a non-answer: ignored"
         out.append(f"  {fld}: {shown}{note}")
+    for r in e.records:
+        pages = f"{r['pages']} pages, {r['ocr_pages']} OCR" if r["status"] == "read" else r.get("reason", "")
+        out.append(f"  medical record {r['file']}: {r['status']} ({pages})")
+        for p in r.get("unreadable_pages", []):
+            out.append(f"    page {p['page']} not read: {p['reason']}")
     out.append("")
     out.append("Negations and exclusions applied")
     if e.negations:

@@ -20,6 +20,7 @@ SITES_34421 = ("ivc", "iliac_vein", "femoral_vein", "popliteal_vein")
 WRONG_APPROACHES = ("abdominal", "abdominal_and_leg", "neck", "arm", "percutaneous", "catheter_lysis")
 WRONG_VESSELS = ("calf_vein", "saphenous_vein", "subclavian_vein", "axillary_vein", "upper_body_vein",
                  "visceral_vein", "tibioperoneal_artery", "artery", "dialysis_access")
+RECORD_PROBLEM = "doc_record_problem"  # set by claims_audit.records: every record of the line was unreadable
 CROSSWALK_REF = "documentation crosswalk (data/documentation/crosswalk.csv): {} x {} -> {}"
 
 
@@ -43,7 +44,7 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
     if lines.height == 0:
         return empty_output()
     vocab = vocab or load_vocabulary()
-    for c in ("doc_note_kind", "doc_note_evidence", "doc_conflict"):
+    for c in ("doc_note_kind", "doc_note_evidence", "doc_conflict", RECORD_PROBLEM):
         if c not in lines.columns:
             lines = lines.with_columns(pl.lit(None, pl.String).alias(c))
     df = lines.join(crosswalk(vocab.folder / "crosswalk.csv"), left_on=["doc_approach", "doc_vessel"],
@@ -72,9 +73,12 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
         reference.alias("reference")))
 
     no_procedure = pl.col("doc_procedure").fill_null(True).not_()
+    unreadable = pl.col(RECORD_PROBLEM).is_not_null()
     incomplete = df.filter((pl.col("doc_approach") == "unknown") | (pl.col("doc_vessel") == "unknown")
-                           | no_procedure)
+                           | no_procedure | unreadable)
     what = pl.concat_str([
+        pl.when(unreadable).then(pl.format("the medical record supplied for this line could not be read ({})",
+                                           pl.col(RECORD_PROBLEM))),
         pl.when(pl.col("doc_approach") == "unknown").then(pl.lit("the approach (incision) is not documented")),
         pl.when(pl.col("doc_vessel") == "unknown").then(pl.lit("the vessel is not documented")),
         pl.when(no_procedure & (pl.col("doc_note_kind") == NOTE_NO_REMOVAL))
@@ -91,7 +95,8 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("suggested_code"),
         pl.concat_str([pl.when(pl.col("doc_approach") != "unknown").then(pl.col("doc_approach_evidence")),
                        pl.when(pl.col("doc_vessel") != "unknown").then(pl.col("doc_site_evidence")),
-                       pl.when(no_procedure).then(pl.col("doc_note_evidence"))],
+                       pl.when(no_procedure).then(pl.col("doc_note_evidence")),
+                       pl.when(unreadable).then(pl.format("unreadable record {}", pl.col(RECORD_PROBLEM)))],
                       separator="; ", ignore_nulls=True).replace("", None).alias("evidence")))
 
     conflict = df.filter(pl.col("doc_conflict").is_not_null())
