@@ -287,11 +287,15 @@ def test_notes_with_windows_line_breaks(read):
 # --- conflicts and evidence ---------------------------------------------------------------------------------
 
 def test_conflict_quotes_both_records(read):
+    """The note describes the thrombus removal through a groin incision: its account decides the approach
+    (no APPROACH_MISMATCH from the abstract's "PERCUTANEOUS"), and the disagreement stays for review."""
     row = read["conflict_approach"]
-    assert row["rules"] == ["APPROACH_MISMATCH", "DOCUMENTATION_CONFLICT"]
+    assert row["rules"] == ["DOCUMENTATION_CONFLICT"]
+    assert row["doc_approach"] == "leg_incision" and row["doc_approach_evidence"].startswith("op note")
     conflict = next(f for f in row["findings"] if f["rule_id"] == "DOCUMENTATION_CONFLICT")
     assert conflict["severity"] == "review" and conflict["suggested_code"] is None
     assert 'abstract "PERCUTANEOUS"' in conflict["evidence"] and "Left groin incision" in conflict["evidence"]
+    assert "operative note's account was used" in conflict["message"]
 
 
 def test_abstract_vessel_named_in_the_note_is_no_conflict(read):

@@ -65,3 +65,28 @@ def test_explain_api_matches_the_audit():
     assert e.suggested_code == "34401"
     text = render(e)
     assert "reference: documentation crosswalk" in text
+
+
+def test_explain_shows_why_access_wording_and_a_bare_site_stem_count(cli):
+    """Issue 19 point 3: popliteal access in prone position is percutaneous, "R subclavian" the vein; explain
+    quotes the words that made each concept count and names the vocabulary list behind a bare stem."""
+    r = cli("explain", "--approach", "Popliteal access in prone position", "--site", "R subclavian")
+    out = r.output
+    assert 'approach field: percutaneous wording ("popliteal access")' in out
+    assert 'site field: subclavian_vein ("subclavian") - a stem alone in the site field names the vein' in out
+    assert "site_field_vein_stems" in out
+    assert "APPROACH_MISMATCH (error)" in out and "SITE_MISMATCH (error)" in out
+    assert out.rstrip().endswith("Suggested code: 37187")
+    same = cli("explain", "--approach", "Jugular access", "--site", "Right subclavian vein").output
+    assert 'percutaneous wording ("Jugular access")' in same and "SITE_MISMATCH (error)" in same
+
+
+def test_explain_shows_misspellings_and_the_note_deciding(cli):
+    r = cli("explain", "--approach", "Percutanous", "--site", "L illiac vein", "--note",
+            "Left groin incision; the common femoral vein was opened and thrombus extracted.")
+    out = r.output
+    assert 'approach field: read "Percutanous"  [misspelling read as "percutaneous" (spellings.csv)]' in out
+    assert 'site field: read "illiac"' in out
+    assert "approach: leg_incision  (from the op note)" in out
+    assert "decided the approach and vessel over the abstract" in out
+    assert "DOCUMENTATION_CONFLICT (review)" in out and "APPROACH_MISMATCH" not in out

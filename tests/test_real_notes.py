@@ -111,7 +111,8 @@ VESSEL = {
     "right external iliac ARTERY": {"artery"},
     "left superficial femoral and external iliac ARTERIES": {"artery"},
     "left arm AV fistula / cephalic vein": {"dialysis_access", "upper_body_vein"},
-    "aorta and lower-extremity ARTERIES": {"artery"},
+    # the run-off names the tibial arteries too: either artery id
+    "aorta and lower-extremity ARTERIES": {"artery", "tibioperoneal_artery"},
     # a basilic vein transposition is the second stage of a brachiobasilic AV fistula: either id
     "right upper arm basilic vein": {"upper_body_vein", "dialysis_access"},
     "left CFV, femoral, popliteal, posterior tibial veins": {"femoral_vein"},

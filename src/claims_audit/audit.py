@@ -30,7 +30,7 @@ class Outcome:
 def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | None = None,
           schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: Path | None = None,
-          no_ledger: bool = False) -> Outcome:
+          no_ledger: bool = False, records: Path | None = None) -> Outcome:
     """Run the audit and write its report.
 
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
@@ -47,7 +47,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     store = None if no_ledger else Ledger.open(ledger or default_path(out), create=True)
     try:
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, progress=progress)
+                              rule_config=rule_config, progress=progress, records=records)
         if progress:
             progress("writing report", 1, 1)
         if store is None:

@@ -118,6 +118,9 @@ def run(
                       "update (default: claims-audit-ledger.sqlite in --out).")] = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="One-off audit: no statuses, no Closed "
                          "sheet, nothing recorded in a ledger.")] = False,
+    records: Annotated[Optional[Path], typer.Option("--records", help="Folder of medical records (.txt, "
+                       ".pdf, .docx; searched recursively) named <claim_id>.<ext> or <claim_id>_<line>.<ext>, "
+                       "read as the operative notes of those lines.")] = None,
 ) -> None:
     """Audit extracts and write claims-audit-<run-date>.xlsx and .json to --out."""
     from .audit import audit
@@ -125,7 +128,8 @@ def run(
     with _Progress() as progress:
         outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping, schema=schema,
                         rule_config=_load_rule_config(rule_config),
-                        mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger)
+                        mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,
+                        records=records)
     result = outcome.result
     if not quiet:
         t = result.totals
@@ -136,6 +140,8 @@ def run(
                 typer.echo(f"  rejected file: {i.path}: {i.error}", err=True)
             elif i.rows_rejected:
                 typer.echo(f"  {i.path}: {i.rows_rejected} rows rejected (see the Rejected sheet)", err=True)
+        if result.records is not None:
+            typer.echo(result.records.console_line())
         typer.echo(f"Report: {outcome.paths.xlsx}\nManifest: {outcome.paths.json}")
     raise typer.Exit(int(result.exit_code))
 
@@ -183,14 +189,38 @@ def sample(
 
 @app.command()
 def explain(
-    approach: Annotated[str, typer.Option("--approach", help="documented_approach text ('' for blank).")],
-    site: Annotated[str, typer.Option("--site", help="documented_site text ('' for blank).")],
+    approach: Annotated[Optional[str], typer.Option("--approach", help="documented_approach text ('' for "
+                                                    "blank; optional with a record).")] = None,
+    site: Annotated[Optional[str], typer.Option("--site", help="documented_site text ('' for blank; "
+                                                "optional with a record).")] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="op_note text (optional).")] = None,
+    record: Annotated[Optional[list[Path]], typer.Option("--record", help="A medical record file (.txt, "
+                      ".pdf, .docx) read as the line's operative note; repeat for several.")] = None,
+    records: Annotated[Optional[Path], typer.Option("--records", help="Records folder: explain the files "
+                       "`run --records` would read for --claim-id (and --line).")] = None,
+    claim_id: Annotated[Optional[str], typer.Option("--claim-id", help="With --records: the claim.")] = None,
+    line: Annotated[Optional[int], typer.Option("--line", min=1, help="With --records: the line number "
+                    "(its own files win over the claim's).")] = None,
 ) -> None:
     """Show how a 34421 line's documentation is read: concepts, evidence, negations, findings, code."""
     from .explain import explain as explain_doc, render
 
-    typer.echo(render(explain_doc(approach, site, note)))
+    files = None
+    if records is not None or claim_id is not None or line is not None:
+        if records is None or claim_id is None:
+            raise UsageError("--records needs --claim-id (and optionally --line) to pick the line's records")
+        from .records import files_for_line
+        files = files_for_line(records, claim_id, line)
+        if not files:
+            raise UsageError("no record in the --records folder matches that claim line "
+                             "(names: <claim_id>.<ext> or <claim_id>_<line>.<ext>)")
+    if record:
+        from .records import files_given
+        files = (files or []) + files_given(record)
+    if files is None and (approach is None or site is None):
+        raise UsageError("explain needs --approach and --site (or a medical record: --record FILE, or "
+                         "--records DIR --claim-id ID)")
+    typer.echo(render(explain_doc(approach, site, note, record_files=files)))
 
 
 app.add_typer(review_app, name="review")

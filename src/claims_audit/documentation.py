@@ -141,6 +141,8 @@ class Vocabulary:
     # the procedure itself
     removal: str
     kinds: tuple[Kind, ...]
+    # misspellings of the abstract fields: (whole-word pattern, the word it stands for)
+    spellings: tuple[tuple[str, str], ...] = ()
 
     @property
     def version(self) -> str:
@@ -174,7 +176,9 @@ def load_vocabulary(folder: Path | str = DATA) -> Vocabulary:
                   for r in _read_csv(folder / "procedure_kinds.csv"))
     files = {"vocabulary.yaml": _meta(folder / "vocabulary.yaml"),
              "negation.yaml": _meta(folder / "negation.yaml")}
-    for name in ("abbreviations", "devices", "procedure_kinds", "crosswalk"):
+    spellings = tuple((r["pattern"], r["word"]) for r in _read_csv(folder / "spellings.csv")) \
+        if (folder / "spellings.csv").exists() else ()
+    for name in ("abbreviations", "devices", "procedure_kinds", "crosswalk", "spellings"):
         sidecar = folder / f"{name}.meta.yaml"
         if sidecar.exists():
             files[f"{name}.csv"] = _meta(sidecar)
@@ -202,7 +206,7 @@ def load_vocabulary(folder: Path | str = DATA) -> Vocabulary:
     fwd_neg = ("negated", _words(neg["forward"]["negation"]) + rf"\s*:?{CLAUSE}{{0,{scope}}}", GAP)
     vessel_steps = [("not the treated vessel", p, GAP) for p in neg.get("vessel_only", [])]
     not_done = _words(neg["clause"])
-    history = _words(neg.get("clause_history", []) + neg.get("ignore_clause", []))
+    history = _words(neg.get("clause_history", []) + neg.get("clause_work_up", []) + neg.get("ignore_clause", []))
     ignored = _words(neg.get("ignore_clause") or [NEVER])
     only_seen = _alt([_words(neg.get("vessel_only_clause") or [NEVER]),
                       neg["mention_only_sentence"] + r"\s*[.;\n]\W*$"])
@@ -215,13 +219,18 @@ def load_vocabulary(folder: Path | str = DATA) -> Vocabulary:
 
     # ---- approach -------------------------------------------------------------------------------------
     inc = _alt(voc["incision_words"])
+    exposure = _alt(voc.get("exposure_words") or [NEVER])
     win = int(voc.get("incision_window", 45))
     explicit, explicit_abstract, regions = {}, {}, {}
+
+    def near(sites: str, words: str) -> list[str]:
+        return [rf"\b{sites}\b[^.;:\n\x1f]{{0,{win}}}?\b{words}\b", rf"\b{words}\b[^.;\n\x1f]{{0,{win}}}?\b{sites}\b"]
+
     for concept, spec in voc["open_sites"].items():
         sites = _alt(spec.get("sites") or [NEVER])
-        parts = [_words(spec.get("phrases") or [NEVER]),
-                 rf"\b{sites}\b[^.;:\n\x1f]{{0,{win}}}?\b{inc}\b",
-                 rf"\b{inc}\b[^.;\n\x1f]{{0,{win}}}?\b{sites}\b"]
+        parts = [_words(spec.get("phrases") or [NEVER]), *near(sites, inc)]
+        if spec.get("exposure_sites"):
+            parts += near(_alt(spec["exposure_sites"]), exposure)
         explicit[concept] = _alt(parts)
         explicit_abstract[concept] = _alt(parts + [_words(spec.get("abstract") or [NEVER]),
                                                    _words(abbr(concept, ("any", "abstract")) or [NEVER])])
@@ -244,8 +253,11 @@ def load_vocabulary(folder: Path | str = DATA) -> Vocabulary:
         if terms:
             parts.append(_words(terms))
         vessels[concept] = _alt(parts or [NEVER])
-        extra = abbr(concept, ("abstract",))
-        vessels_abstract[concept] = _alt(parts + [_words(extra)]) if extra else vessels[concept]
+        extra = [_words(abbr(concept, ("abstract",)) or [NEVER])]
+        bare = [st for st in spec.get("stems", []) if st in voc.get("site_field_vein_stems", [])]
+        if bare:  # "R subclavian": the stem ends the site field or a list item
+            extra.append(rf"\b{_alt(bare)}\b\W*(?:$|[,;/(&+]|\band\b)")
+        vessels_abstract[concept] = _alt(parts + extra)
         if spec.get("not_terms"):
             vessels_not[concept] = _words(spec["not_terms"])
 
@@ -302,6 +314,7 @@ def load_vocabulary(folder: Path | str = DATA) -> Vocabulary:
         side_bilateral=side_bilateral, side_bare=side_bare,
         removal=removal,
         kinds=kinds,
+        spellings=spellings,
     )
 
 
@@ -318,6 +331,13 @@ def answered(e: pl.Expr, vocab: Vocabulary) -> pl.Expr:
 CLAUSE_SPLIT = r"[^.;:,!?\n\x1f]*[.;:,!?\n\x1f]+|[^.;:,!?\n\x1f]+"   # a clause and the punctuation after it
 SENTENCE_SPLIT = r"[^.;:\n\x1f]*[.;:\n\x1f]+|[^.;:\n\x1f]+"          # a sentence (or heading) and its end
 MODES = ("approach", "treated", "vessel")
+
+
+def corrected(text: pl.Expr, vocab: Vocabulary) -> pl.Expr:
+    """An abstract field with the misspellings of spellings.csv replaced by the words they stand for."""
+    for pattern, word in vocab.spellings:
+        text = text.str.replace_all(_i(_words([pattern])), word)
+    return text
 
 
 def clause_parts(text: pl.Expr, vocab: Vocabulary) -> pl.Expr:
@@ -535,7 +555,8 @@ def classify_texts(keys: pl.DataFrame, vocab: Vocabulary, details: bool = False)
         answered(col(SITE_FIELD), vocab).alias("_s"),
         answered(col(NOTE_FIELD), vocab).alias("_n"),
     )
-    df = df.with_columns(clean(col("_a"), vocab).alias("_ac"), clean(col("_s"), vocab).alias("_sc"),
+    df = df.with_columns(clean(corrected(col("_a"), vocab), vocab).alias("_ac"),
+                         clean(corrected(col("_s"), vocab), vocab).alias("_sc"),
                          clause_parts(col("_n"), vocab).alias("_parts"))
     df = df.with_columns([cleaned_from_parts(col("_parts"), vocab, m).alias(f"_n{m[0]}") for m in MODES])
     # _na: note for the approach and procedure; _nt: "treated" sentences; _nv: vessel and side
@@ -552,6 +573,10 @@ def classify_texts(keys: pl.DataFrame, vocab: Vocabulary, details: bool = False)
         *side_counts(col("_ptok"), col("_np"), vocab, "_sp_", title=False),
         side_of_abstract(pl.concat_str([col("_sc"), col("_ac")], separator=" ", ignore_nulls=True),
                          vocab).alias("_side_abs"),
+        # bare side words of the approach reading (which keeps the access route): the side of the access
+        # when the vessel reading carries none ("right popliteal access ...; the femoral vein was cleared")
+        *[col("_na").str.count_matches(_i(vocab.side_bare[s])).fill_null(0).cast(pl.Int64).alias(f"_sa_{s}")
+          for s in SIDES],
         _has(col("_na"), vocab.removal).alias("_removal"),
         _has(col("_n"), vocab.removal).alias("_removal_raw"),
         *kinds,
@@ -575,7 +600,9 @@ def classify_texts(keys: pl.DataFrame, vocab: Vocabulary, details: bool = False)
         approach_from_flags("_fn_").alias("_a_note"),
         vessel_from_flags(["_vs_"], vocab).alias("_v_abs"),
         vessel_from_flags(["_vp_", "_vn_"], vocab).alias("_v_note"),
-        side_from_counts("_sn_", first="_sp_").alias("_side_note"),
+        pl.coalesce(side_from_counts("_sn_", first="_sp_"),
+                    _decide_side(col("_sa_left") + col("_sa_bilateral"), col("_sa_right") + col("_sa_bilateral")))
+        .alias("_side_note"),
         (col("_removal") & ~(not_op & ~op_marker)).alias("_procedure"),
         kind.alias("_kind0"),
     )
@@ -586,15 +613,27 @@ def classify_texts(keys: pl.DataFrame, vocab: Vocabulary, details: bool = False)
         .when(col("_kind0").is_not_null()).then(col("_kind0"))
         .when(col("_removal_raw")).then(pl.lit("history_only"))
         .otherwise(pl.lit("no_removal")).alias("_kind"),
-        pl.coalesce("_a_abs", "_a_note", pl.lit("unknown")).alias("doc_approach"),
-        pl.coalesce("_v_abs", "_v_note", pl.lit("unknown")).alias("doc_vessel"),
         pl.coalesce("_side_abs", "_side_note").alias("doc_side"),
-        pl.when(col("_a_abs").is_not_null()).then(pl.lit("abstract"))
-        .when(col("_a_note").is_not_null()).then(pl.lit("note")).alias("_a_src"),
-        pl.when(col("_v_abs").is_not_null()).then(pl.lit("abstract"))
-        .when(col("_v_note").is_not_null()).then(pl.lit("note")).alias("_v_src"),
         # the abstract's vessel is named anywhere in the note (then a more central note vessel is no conflict)
         _named_in_note(vocab).alias("_v_abs_in_note"),
+    )
+    # Coders code from the body of the operative report: when the note describes the thrombus removal and
+    # its approach or vessel differs from the abstract's, the note's account decides (and the line gets
+    # DOCUMENTATION_CONFLICT). A note that describes no removal only fills what the abstract leaves open.
+    account = col("doc_procedure").fill_null(False)
+    note_a = account & col("_a_note").is_not_null() & col("_a_abs").is_not_null() & (col("_a_abs") != col("_a_note"))
+    note_v = (account & col("_v_note").is_not_null() & col("_v_abs").is_not_null()
+              & (col("_v_abs") != col("_v_note")) & ~col("_v_abs_in_note"))
+    df = df.with_columns(
+        pl.when(note_a).then(pl.lit("note")).when(col("_a_abs").is_not_null()).then(pl.lit("abstract"))
+        .when(col("_a_note").is_not_null()).then(pl.lit("note")).alias("_a_src"),
+        pl.when(note_v).then(pl.lit("note")).when(col("_v_abs").is_not_null()).then(pl.lit("abstract"))
+        .when(col("_v_note").is_not_null()).then(pl.lit("note")).alias("_v_src"),
+    ).with_columns(
+        pl.when(col("_a_src") == "note").then(col("_a_note")).otherwise(pl.coalesce("_a_abs", pl.lit("unknown")))
+        .alias("doc_approach"),
+        pl.when(col("_v_src") == "note").then(col("_v_note")).otherwise(pl.coalesce("_v_abs", pl.lit("unknown")))
+        .alias("doc_vessel"),
     )
     df = _note_evidence(df, vocab)
     abs_a = _tidy(col("_a"))

@@ -62,6 +62,7 @@ class AuditResult:
     lines_34421: int
     rule_config: RuleConfig = DEFAULT
     extra: dict[str, Any] = field(default_factory=dict)
+    records: Any = None  # records.Records when the run read a --records folder
 
     @property
     def totals(self) -> dict[str, int]:
@@ -88,8 +89,11 @@ class AuditResult:
 
 def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path: str | Path | None = None,
         mapping_path: str | Path | None = None, rule_config: RuleConfig = DEFAULT,
-        progress: Progress | None = None) -> AuditResult:
-    """Audit every input; raise only for usage/configuration problems or a failed reconciliation."""
+        progress: Progress | None = None, records: str | Path | None = None) -> AuditResult:
+    """Audit every input; raise only for usage/configuration problems or a failed reconciliation.
+
+    ``records``: a folder of medical records read as the operative notes of the lines they name
+    (claims_audit.records)."""
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
     validate_mapping(mapping, layout)
@@ -108,13 +112,19 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     if progress:
         progress("applying rules", len(inputs), len(inputs))
     lines = _concat_lines(frames, layout)
-    doc, output = apply_rules(lines, rule_config)
+    if records is not None:
+        from . import records as records_mod
+        if progress:
+            progress("reading medical records", len(inputs), len(inputs))
+        audited = lines.filter(pl.col("procedure_code").is_in(list(ruledata.audited_codes())))
+        records = records_mod.load(records, lines, audited)
+    doc, output = apply_rules(lines, rule_config, records)
     findings = assemble(lines, output, doc)
     rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_COLUMNS)
     result = AuditResult(
         run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
-        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config)
+        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config, records=records)
     reconcile(result, lines.height)
     return result
 
@@ -169,7 +179,8 @@ def _concat_lines(frames: list[pl.DataFrame], layout: Layout) -> pl.DataFrame:
     return lines.with_row_index("line_key").with_columns(pl.col("line_key").cast(pl.Int64))
 
 
-def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT) -> tuple[pl.DataFrame, pl.DataFrame]:
+def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any = None
+                ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every registered rule over the whole run.
 
     Returns the documentation classification of the audited lines (line_key + doc_* columns) and the
@@ -178,7 +189,12 @@ def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT) -> tuple[pl.D
     only where it is needed (the audited lines of the edits, the findings).
     """
     target = lines.filter(pl.col("procedure_code").is_in(list(ruledata.audited_codes())))
-    classified = documentation.classify(target)
+    if records is not None and records.assigned:  # the record text is read as the line's op_note
+        from . import records as records_mod
+        classified = documentation.classify(records_mod.attach(target, records))
+        classified = records_mod.attribute(classified, target, records)
+    else:
+        classified = documentation.classify(target)
     doc = classified.select("line_key", *[c for c in classified.columns if c.startswith("doc_")])
     output = registry.evaluate(rule_inputs(lines, config, classified=classified), config)
     return doc, output.select(list(OUTPUT_SCHEMA))

@@ -122,6 +122,10 @@ def write_reports(result: Any, out_dir: Path, *, mask: bool = False,
         if closed is not None and closed.height:
             closed = closed.with_columns(mask_ids(closed.get_column("member_id"), key).alias("member_id"))
     notes = list(notes or [])
+    if getattr(result, "records", None) is not None:  # --records: what was read, and what could not be
+        notes += result.records.notes()
+        summary_items = list(summary_items or []) + result.records.summary_rows()
+        extra_manifest = {**(extra_manifest or {}), "records": result.records.manifest()}
     if mask:
         notes.append(f"member_id values are masked with a keyed hash ({MASK_KEY_ENV}).")
     try:

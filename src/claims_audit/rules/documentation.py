@@ -26,7 +26,8 @@ TABLES = ("documentation/vocabulary", "documentation/crosswalk")
 
 WRONG_APPROACHES = ("abdominal", "abdominal_and_leg", "neck", "arm", "percutaneous", "catheter_lysis")
 WRONG_VESSELS = ("calf_vein", "saphenous_vein", "subclavian_vein", "axillary_vein", "upper_body_vein",
-                 "visceral_vein", "artery", "dialysis_access")
+                 "visceral_vein", "tibioperoneal_artery", "artery", "dialysis_access")
+RECORD_PROBLEM = "doc_record_problem"  # set by claims_audit.records: every record of the line was unreadable
 CROSSWALK_REF = "documentation crosswalk (data/documentation/crosswalk.csv): {} x {} -> {}"
 
 
@@ -41,8 +42,8 @@ def _label(col: str, vocab: Vocabulary) -> pl.Expr:
 
 def _source(col: str) -> pl.Expr:
     """ "the abstract" / "the operative note" for the doc_*_evidence column (which says where it came from)."""
-    return (pl.when(pl.col(col).str.starts_with("op note")).then(pl.lit("the operative note"))
-            .otherwise(pl.lit("the abstract")))
+    abstract = pl.col(col).str.starts_with('approach "') | pl.col(col).str.starts_with('site "')
+    return pl.when(abstract).then(pl.lit("the abstract")).otherwise(pl.lit("the operative note"))
 
 
 def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
@@ -50,7 +51,7 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
     if lines.height == 0:
         return empty_output()
     vocab = vocab or load_vocabulary()
-    for c in ("doc_note_kind", "doc_note_evidence", "doc_conflict"):
+    for c in ("doc_note_kind", "doc_note_evidence", "doc_conflict", RECORD_PROBLEM):
         if c not in lines.columns:
             lines = lines.with_columns(pl.lit(None, pl.String).alias(c))
     df = lines.join(crosswalk(vocab.folder / "crosswalk.csv"), left_on=["doc_approach", "doc_vessel"],
@@ -81,9 +82,12 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
         reference.alias("reference")))
 
     no_procedure = pl.col("doc_procedure").fill_null(True).not_()
+    unreadable = pl.col(RECORD_PROBLEM).is_not_null()
     incomplete = df.filter((pl.col("doc_approach") == "unknown") | (pl.col("doc_vessel") == "unknown")
-                           | no_procedure)
+                           | no_procedure | unreadable)
     what = pl.concat_str([
+        pl.when(unreadable).then(pl.format("the medical record supplied for this line could not be read ({})",
+                                           pl.col(RECORD_PROBLEM))),
         pl.when(pl.col("doc_approach") == "unknown").then(pl.lit("the approach (incision) is not documented")),
         pl.when(pl.col("doc_vessel") == "unknown").then(pl.lit("the vessel is not documented")),
         pl.when(no_procedure & (pl.col("doc_note_kind") == NOTE_NO_REMOVAL))
@@ -101,7 +105,8 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("suggested_code"),
         pl.concat_str([pl.when(pl.col("doc_approach") != "unknown").then(pl.col("doc_approach_evidence")),
                        pl.when(pl.col("doc_vessel") != "unknown").then(pl.col("doc_site_evidence")),
-                       pl.when(no_procedure).then(pl.col("doc_note_evidence"))],
+                       pl.when(no_procedure).then(pl.col("doc_note_evidence")),
+                       pl.when(unreadable).then(pl.format("unreadable record {}", pl.col(RECORD_PROBLEM)))],
                       separator="; ", ignore_nulls=True).replace("", None).alias("evidence")))
 
     conflict = df.filter(pl.col("doc_conflict").is_not_null())
@@ -109,10 +114,16 @@ def apply(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
         "line_key", pl.lit("DOCUMENTATION_CONFLICT").alias("rule_id"),
         pl.lit(default_severity("DOCUMENTATION_CONFLICT")).alias("severity"),
         pl.format("The abstracted {} disagrees with the operative note; confirm which record the line was "
-                  "coded from (the abstract was used for the other findings).",
+                  "coded from ({}).",
                   pl.when(pl.col("doc_conflict").str.contains("; site:")).then(pl.lit("approach and vessel"))
                   .when(pl.col("doc_conflict").str.starts_with("site:")).then(pl.lit("vessel"))
-                  .otherwise(pl.lit("approach"))).alias("message"),
+                  .otherwise(pl.lit("approach")),
+                  # the note decides where it describes the thrombus removal (documentation.classify_texts)
+                  pl.when(pl.col("doc_procedure").fill_null(False))
+                  .then(pl.lit("the operative note's account was used for the other findings: coders code from "
+                               "the body of the operative report"))
+                  .otherwise(pl.lit("the abstract was used for the other findings: the note describes no "
+                                    "thrombus removal"))).alias("message"),
         pl.lit(None, pl.String).alias("suggested_code"), pl.col("doc_conflict").alias("evidence")))
     return pl.concat([conform(p) for p in parts])
 
