@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,14 @@ _OURS = re.compile(r"^\..*claims-audit.*\.(?P<id>[0-9a-f]{32})\.(tmp|bak|journal
 _LEGACY = re.compile(r"^\.+claims-audit-.*\.(tmp|splice)$")
 
 Committed = Callable[[dict], "bool | None"]  # journal -> was its run id committed? (None: unknown)
+# fault injection for the tests that kill a real run at a step of the protocol: "staged" (the first file
+# written under its temporary name), "published" (renamed, not committed), "committed" (not finished)
+FAULT_ENV = "CLAIMS_AUDIT_KILL_AT"
+
+
+def _fault(step: str) -> None:
+    if os.environ.get(FAULT_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def new_run_id() -> str:
@@ -143,6 +152,7 @@ class OutputTransaction:
                 os.fsync(fh.fileno())
         except OSError as exc:
             raise OutputError(f"report cannot be written to {self.folder}: {_reason(exc)}") from None
+        _fault("staged")
 
     def publish(self) -> None:
         """Journal, backups, renames: after this the new files are in place, the old ones kept aside."""
@@ -157,6 +167,7 @@ class OutputTransaction:
             _fsync_dir(self.folder)
         except OSError as exc:
             raise OutputError(f"report cannot be written to {self.folder}: {_reason(exc)}") from None
+        _fault("published")
 
     def _write_journal(self) -> None:
         doc = {"run_id": self.run_id, "ledger": str(self.ledger) if self.ledger else None,
@@ -171,6 +182,7 @@ class OutputTransaction:
 
     def finish(self) -> None:
         """After the commit point: drop the journal, then the backups."""
+        _fault("committed")
         self._finished = True
         with contextlib.suppress(OSError):
             self.journal.unlink()

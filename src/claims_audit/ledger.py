@@ -398,7 +398,9 @@ class Ledger:
                     f"ledger {self.path} is busy: another claims-audit run or import has held it for more "
                     f"than the busy timeout ({TIMEOUT_ENV}); nothing was changed, try again",
                     busy=True) from None
-            raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}") from None
+            hint = " (is its disk full?)" if "I/O error" in str(exc) else ""
+            after = "; nothing was changed in it" if doing == "written" else ""
+            raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}{hint}{after}") from None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -674,13 +674,21 @@ def _read_xlsx(path: Path) -> _Parsed:
     import fastexcel
     import openpyxl
 
+    from .safexlsx import WorkbookRefused, first_worksheet
+
+    try:  # the first worksheet: chart sheets before it hold no rows (and fastexcel complains on stdout)
+        name = first_worksheet(str(path))
+    except WorkbookRefused:
+        raise FileRejected("not a readable .xlsx workbook (corrupt or another format)") from None
+    if name is None:
+        raise FileRejected("workbook has no worksheet (only chart sheets): no rows to read")
     try:
         reader = fastexcel.read_excel(str(path))
-        sheet = reader.load_sheet(0, header_row=None, dtypes="string")
+        sheet = reader.load_sheet(name, header_row=None, dtypes="string")
         frame = sheet.to_polars()
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
-            first_row = next((cells[0].row for cells in wb.worksheets[0].iter_rows()
+            first_row = next((cells[0].row for cells in wb[name].iter_rows()
                               if any(c.value not in (None, "") for c in cells)), 1)
         finally:
             wb.close()

@@ -102,8 +102,6 @@ class Workbook:
             self._sheets = self._sheet_parts()
             self._date_styles = self._styles()
             self._shared = "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in self._infos else None
-            if self._shared:
-                self._check(self._shared)
         except BaseException:
             self._zip.close()
             raise
@@ -325,3 +323,9 @@ def _in_phonetic(root: ET.Element, target: ET.Element) -> bool:
         if _local(rph.tag) == "rPh" and any(t is target for t in rph.iter()):
             return True
     return False
+
+
+def first_worksheet(path: str) -> str | None:
+    """The name of the first worksheet (chart sheets and dialog sheets are not tables), or None."""
+    with Workbook(path) as book:
+        return book.sheetnames[0] if book.sheetnames else None
