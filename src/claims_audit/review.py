@@ -171,23 +171,24 @@ def _value(cell: Cell, strings: dict[int, str]) -> str | None:
 
 
 def _sheet_rows(path: Path, name: str, book: Workbook) -> list[tuple[str, int, dict[str, Cell]]]:
-    """The rows after the header (found by its names: it may have been sorted or moved), each with its
-    finding_id, disposition and reviewer_note cells."""
+    """The rows other than the header (found by its names in a first pass: it may have been sorted or
+    moved), each with its finding_id, disposition and reviewer_note cells. Nothing but those three cells
+    of each row is kept."""
     names = _names(book, name)
-    cols: dict[str, int] = {}
-    out: list[tuple[str, int, dict[str, Cell]]] = []
+    header_at, cols = None, {}
     for number, cells in book.rows(name):
-        if not cols:
-            by_name = {names(c): k for k, c in sorted(cells.items(), reverse=True)}
-            if ID in by_name and DISPOSITION in by_name:
-                cols = {n: by_name[n] for n in (ID, DISPOSITION, NOTE) if n in by_name}
-            continue
-        picked = {n: cells[k] for n, k in cols.items() if k in cells}
-        if picked:
-            out.append((name, number, picked))
-    if not cols:
+        by_name = {names(c): k for k, c in sorted(cells.items(), reverse=True)}  # leftmost wins
+        if ID in by_name and DISPOSITION in by_name:
+            header_at, cols = number, {n: by_name[n] for n in (ID, DISPOSITION, NOTE) if n in by_name}
+            break
+    if header_at is None:
         raise ReviewImportError(f"{path} is not a claims-audit report: sheet '{name}' has no header row with "
                                 f"'{ID}' and '{DISPOSITION}'")
+    out: list[tuple[str, int, dict[str, Cell]]] = []
+    for number, cells in book.rows(name):
+        picked = {n: cells[k] for n, k in cols.items() if k in cells}
+        if picked and number != header_at:
+            out.append((name, number, picked))
     return out
 
 

@@ -117,7 +117,8 @@ class Workbook:
 
     # -- structure ----------------------------------------------------------------------------------
 
-    def _check(self, part: str, limit: int = MAX_PART_BYTES) -> zipfile.ZipInfo:
+    def _check(self, part: str, limit: int | None = None) -> zipfile.ZipInfo:
+        limit = MAX_PART_BYTES if limit is None else limit
         info = self._infos.get(part)
         if info is None:
             raise WorkbookRefused(f"it cannot be opened as an Excel workbook (.xlsx): part {part} is missing")
@@ -130,7 +131,7 @@ class Workbook:
                                   "report")
         return info
 
-    def _events(self, part: str, limit: int = MAX_PART_BYTES) -> Iterator[tuple[str, ET.Element]]:
+    def _events(self, part: str, limit: int | None = None) -> Iterator[tuple[str, ET.Element]]:
         self._check(part, limit)
         try:
             with self._zip.open(part) as stream:
