@@ -85,7 +85,7 @@ def _walk(folder: Path, given: str) -> list[InputFile]:
     except OSError as exc:
         return [InputFile(folder, given, problem=f"folder cannot be listed: {exc.strerror or type(exc).__name__}")]
     found = [_classify(e, str(Path(given) / e.name), in_folder=True) for e in entries]
-    if not any(f.problem is None and f.ignored is None for f in found):
+    if all(f.ignored is not None for f in found):  # empty, or nothing but ignored entries
         found.append(InputFile(folder, given, problem=f"folder contains no supported files ({SUPPORTED_TEXT})"))
     return found
 

@@ -164,7 +164,10 @@ class Workbook:
             if _local(s.tag) != "sheet":
                 continue
             part, kind = targets.get(s.get(REL_ID), ("", ""))
-            if kind == "worksheet" and part in self._infos:
+            if kind == "worksheet":
+                if part not in self._infos:
+                    raise WorkbookRefused(f"it cannot be opened as an Excel workbook (.xlsx): part {part} "
+                                          "is missing")
                 sheets[s.get("name") or ""] = part
             if len(sheets) > MAX_SHEETS:
                 raise WorkbookRefused(f"it has more than {MAX_SHEETS} sheets")
