@@ -170,7 +170,7 @@ class OutputTransaction:
         _fault("published")
 
     def _write_journal(self) -> None:
-        doc = {"run_id": self.run_id, "ledger": str(self.ledger) if self.ledger else None,
+        doc = {"run_id": self.run_id, "ledger": str(Path(self.ledger).resolve()) if self.ledger else None,
                "files": [{"final": s.final.name, "backup": f".{s.final.name}.{self.run_id}.bak"
                           if s.final.exists() else None} for s in self._staged]}
         with open(os.open(self.journal, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w",

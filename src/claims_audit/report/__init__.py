@@ -40,11 +40,6 @@ def report_paths(out_dir: Path, run_date: dt.date) -> ReportPaths:
     return ReportPaths(out_dir / f"{stem}.xlsx", out_dir / f"{stem}.json")
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write one file through the write protocol (a 0600 temporary file, then a rename over `path`)."""
-    atomic_write_all([(path, write)])
-
-
 def atomic_write_all(items: list[tuple[Path, Callable[[Path], None]]],
                      commit: Callable[[], None] | None = None, run_id: str | None = None,
                      ledger: Path | None = None) -> None:
