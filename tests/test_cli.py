@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,76 @@ def test_sample_command_writes_a_file_the_audit_reads(cli, tmp_path: Path):
     assert res.exit_code == 0, res.output
     m = manifest(tmp_path / "r")
     assert m["totals"]["rows_read"] == 500 and m["totals"]["lines_34421"] > 0
+
+
+# --- issue 18, item 9: the command line behaves as a user expects ---------------------------------
+
+
+def test_no_input_creates_nothing(tmp_path):
+    out = tmp_path / "reports"
+    res = run_subprocess("run", tmp_path / "nonexistent", "--out", out, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "no input could be found" in res.stderr and "path does not exist" in res.stderr
+    assert not out.exists(), "neither the output folder nor a ledger is created for a run that found nothing"
+    res = run_subprocess("run", tmp_path / "nonexistent", cwd=tmp_path)  # the default --out reports/
+    assert res.returncode == 2 and not (tmp_path / "reports").exists()
+
+
+def test_out_naming_a_file_is_a_clear_usage_error(tmp_path):
+    src = write_csv(tmp_path / "in.csv", [line()])
+    target = tmp_path / "report.xlsx"
+    target.write_bytes(b"not a folder")
+    res = run_subprocess("run", src, "--out", target, cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == (f"Error: --out {target} is a file; give the folder the report should be "
+                                  "written to")
+    assert target.read_bytes() == b"not a folder"
+
+
+def test_help_shows_flags_as_flags(cli):
+    for cmd in _commands():
+        res = cli(*cmd, "--help")
+        assert "<bool>" not in res.output, cmd
+    text = cli("run", "--help").output
+    for flag in ("-q, --quiet", "--mask-member-ids", "--no-ledger", "--help"):
+        assert re.search(rf"^\s+{re.escape(flag)}\s{{2,}}\S", text, re.M), flag
+    assert re.search(r"^\s+--out <path>\s", text, re.M)
+
+
+def test_a_workbook_whose_first_sheet_is_a_chart_reads_cleanly(tmp_path):
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    from conftest import HEADER
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Lines"
+    ws.append(HEADER)
+    for r in (line(), line(claim_id="C2", member_id="M2")):
+        ws.append([r.get(h) or None for h in HEADER])
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=6, min_row=1, max_row=3))
+    wb.create_chartsheet("Chart", 0).add_chart(chart)
+    src = tmp_path / "with-chart.xlsx"
+    wb.save(src)
+    res = run_subprocess("run", src, "--out", tmp_path / "out", "--run-date", "2026-11-20", "-q", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr == "", "nothing printed with -q, and no stray library line"
+    entry = manifest(tmp_path / "out")["inputs"][0]
+    assert (entry["status"], entry["rows_read"], entry["rows_audited"]) == ("ok", 2, 2)
+
+
+def test_a_workbook_of_chart_sheets_only_is_rejected_with_that_reason(cli, tmp_path):
+    import zipfile
+
+    src = tmp_path / "charts.xlsx"
+    import openpyxl
+    wb = openpyxl.Workbook()
+    wb.create_chartsheet("Chart")
+    wb.remove(wb["Sheet"])
+    wb.save(src)
+    assert zipfile.is_zipfile(src)
+    res = cli("run", src, "--out", tmp_path / "out", "--run-date", "2026-11-20", "--no-ledger")
+    assert res.exit_code == 1, res.output
+    assert manifest(tmp_path / "out")["inputs"][0]["error"] == ("workbook has no worksheet (only chart "
+                                                                "sheets): no rows to read")

@@ -375,3 +375,77 @@ def test_everything_at_once_reconciles(cli, tmp_path):
         "10 blank.tsv": ("ok", 1, 1, 0), "11 excel.csv": ("partial", 3, 2, 1)}
     assert m["exit_code"] == 1 and m["totals"]["rows_audited"] == 7
     assert RUN_DATE in str(xlsx(out))
+
+
+# --- every entry of a folder is accounted for (issue 18) ------------------------------------------
+
+
+def _summary_tables(path: Path) -> list[tuple]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = list(wb["Summary"].iter_rows(values_only=True))
+    wb.close()
+    return rows
+
+
+def test_every_folder_entry_is_audited_rejected_or_ignored_by_rule(cli, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_bytes(folder / "a.csv", csv_text([good(1)]))
+    os.symlink(folder / "gone.csv", folder / "broken.csv")
+    write_bytes(folder / "old.xls", b"\xd0\xcf\x11\xe0 legacy")
+    write_bytes(folder / "night.csv.gz", b"\x1f\x8b compressed")
+    (folder / "archive").mkdir()
+    write_bytes(folder / "archive" / "x.csv", csv_text([good(2)]))
+    write_bytes(folder / ".DS_Store", b"finder")
+    write_bytes(folder / "~$book.xlsx", b"lock")
+    write_bytes(folder / "claims-audit-2026-11-19.json", "{}")  # a report folder given as input
+    out = tmp_path / "out"
+    res = run(cli, folder, out=out)
+    assert res.exit_code == 1, res.output
+    m = manifest(out)
+    status = {Path(i["path"]).name: (i["status"], i["error"]) for i in m["inputs"]}
+    assert status["a.csv"] == ("ok", None)
+    assert status["broken.csv"] == ("rejected", "broken symbolic link: its target does not exist")
+    assert status["old.xls"][0] == "rejected" and "unsupported file type '.xls'" in status["old.xls"][1]
+    assert status["night.csv.gz"][0] == "rejected" and "decompress it first" in status["night.csv.gz"][1]
+    ignored = {Path(i["path"]).name: i["reason"] for i in m["ignored"]}
+    assert set(ignored) == {"archive", ".DS_Store", "~$book.xlsx", "claims-audit-2026-11-19.json"}
+    assert "not searched recursively" in ignored["archive"]
+    assert ignored[".DS_Store"] == "hidden file"
+    assert set(status) | set(ignored) == {p.name for p in folder.iterdir()}, "nothing left out"
+    summary = _summary_tables(xlsx(out))
+    shown = {Path(str(r[0])).name for r in summary if r and r[0]}
+    assert {"broken.csv", "old.xls", "night.csv.gz", "archive", ".DS_Store"} <= shown
+    assert ("ignored", "reason") in [tuple(r[:2]) for r in summary if r]
+    rejected = sheet_rows(xlsx(out), "Rejected")
+    assert {Path(r["source_file"]).name for r in rejected} >= {"broken.csv", "old.xls", "night.csv.gz"}
+
+
+def test_the_same_file_given_twice_is_audited_once(cli, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [good(1, documented_approach="percutaneous"), good(2, units="2"), good(3)]
+    write_bytes(folder / "a.csv", csv_text(rows))
+    write_bytes(tmp_path / "copy-of-a.csv", csv_text(rows))
+    os.symlink(folder / "a.csv", tmp_path / "link.csv")
+    out = tmp_path / "out"
+    once = run(cli, folder / "a.csv", out=tmp_path / "once")
+    twice = run(cli, folder, folder / "a.csv", tmp_path / "link.csv", tmp_path / "copy-of-a.csv", out=out)
+    assert twice.exit_code == once.exit_code == 0, twice.output
+    m, m_once = manifest(out), manifest(tmp_path / "once")
+    assert [i["path"] for i in m["inputs"]] == [str(folder / "a.csv")]
+    assert m["totals"] == m_once["totals"] and m["findings_by_rule"] == m_once["findings_by_rule"]
+    reasons = {Path(i["path"]).name: i["reason"] for i in m["ignored"]}
+    assert reasons["a.csv"] == f"duplicate: the same file as {folder / 'a.csv'}"
+    assert reasons["link.csv"] == f"duplicate: the same file as {folder / 'a.csv'}"
+    assert reasons["copy-of-a.csv"] == f"duplicate: same content (SHA-256) as {folder / 'a.csv'}"
+
+
+def test_manifest_metadata_stays_literal(cli, tmp_path):
+    """A TSV's delimiter is a tab, and a path is the path: only claim-derived text gets the quote."""
+    tsv = write_bytes(tmp_path / "=night.tsv", csv_text([good(1)], header=HEADER + ["=odd"], delimiter="\t"))
+    res = run(cli, tsv, out=tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    entry = manifest(tmp_path / "out")["inputs"][0]
+    assert entry["delimiter"] == "\t" and entry["path"] == str(tsv)
+    assert entry["unknown_columns"] == ["'=odd"]

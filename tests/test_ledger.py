@@ -78,7 +78,7 @@ def test_migrations_bring_an_older_ledger_up_to_date(tmp_path, monkeypatch):
     with Ledger.open(path) as s:
         assert s.schema_version == L.SCHEMA_VERSION
         assert s.query("SELECT count(*) FROM later_feature") == [(0,)]
-        assert [v for v, *_ in s.query("SELECT version FROM schema_migrations")] == [1, 2]
+        assert [v for v, *_ in s.query("SELECT version FROM schema_migrations")] == list(range(1, L.SCHEMA_VERSION + 1))
 
 
 def test_refuses_newer_foreign_and_missing_ledgers(tmp_path):

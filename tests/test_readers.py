@@ -297,13 +297,21 @@ def test_discover_reports_each_unusable_path(tmp_path):
     (tmp_path / "notes.docx").write_text("x")
     found = discover([tmp_path / "a folder", tmp_path / "empty", tmp_path / "only-docs",
                       tmp_path / "broken.csv", tmp_path / "missing.csv", tmp_path / "notes.docx"])
-    problems = [(f.display, f.problem) for f in found]
-    assert problems[0] == (str(ok), None)
-    assert [p for _, p in problems[1:]] == [
-        "folder contains no supported files (.csv, .tsv, .txt, .psv, .parquet, .xlsx)",
-        "folder contains no supported files (.csv, .tsv, .txt, .psv, .parquet, .xlsx)",
-        "broken symbolic link: its target does not exist", "path does not exist",
-        "unsupported file type '.docx' (supported: .csv, .tsv, .txt, .psv, .parquet, .xlsx)"]
+    folder = tmp_path / "a folder"
+    assert [(f.display, f.problem, f.ignored) for f in found] == [
+        (str(folder / ".hidden.csv"), None, "hidden file"),
+        (str(ok), None, None),
+        (str(folder / "sub.csv"), None, "subfolder (folders are not searched recursively; give it as its own "
+                                        "PATH to audit it)"),
+        (str(folder / "~$clåims.xlsx"), None, "Office lock file (the workbook is open in Excel)"),
+        (str(tmp_path / "empty"), "folder contains no supported files (.csv, .tsv, .txt, .psv, .parquet, "
+                                  ".xlsx)", None),
+        (str(tmp_path / "only-docs" / "readme.docx"), "unsupported file type '.docx' (supported: .csv, .tsv, "
+                                                      ".txt, .psv, .parquet, .xlsx)", None),
+        (str(tmp_path / "broken.csv"), "broken symbolic link: its target does not exist", None),
+        (str(tmp_path / "missing.csv"), "path does not exist", None),
+        (str(tmp_path / "notes.docx"), "unsupported file type '.docx' (supported: .csv, .tsv, .txt, .psv, "
+                                       ".parquet, .xlsx)", None)]
     with pytest.raises(NoInputError, match="path does not exist"):
         discover([tmp_path / "missing.csv"])
 

@@ -276,7 +276,8 @@ def test_report_of_a_run_that_is_not_in_the_ledger(cli, tmp_path):
     assert not (tmp_path / "oneoff" / "claims-audit-ledger.sqlite").exists()
     wb = review(tmp_path / "oneoff" / f"claims-audit-{DAY2}.xlsx", {"CLM-SITE": ("Confirmed", None)})
     before = state(ledger_path(tmp_path))
-    assert_clean_error(cli_import(cli, wb, tmp_path), f"run {DAY2}", "not in the ledger")
+    assert_clean_error(cli_import(cli, wb, tmp_path), "not a report of a run recorded in the ledger",
+                       "no run_id and report_seal", "--no-ledger")
     assert state(ledger_path(tmp_path)) == before
 
 

@@ -224,7 +224,9 @@ def test_three_nights_of_review(cli, tmp_path, monkeypatch):
     before = (read_sheet(r3, "Findings"), read_sheet(r3, "Closed"), led3)
     r = cli("run", src3, "--out", reports, "--run-date", N3, "--quiet")
     assert r.exit_code == 0, r.output
-    assert (read_sheet(r3, "Findings"), read_sheet(r3, "Closed"), manifest(reports, N3)["ledger"]) == before
+    led3_again = manifest(reports, N3)["ledger"]
+    assert led3_again.pop("run_id") != led3.pop("run_id")  # a new run, with its own id
+    assert (read_sheet(r3, "Findings"), read_sheet(r3, "Closed"), led3_again) == before
     assert db(ledger, "SELECT count(*) FROM runs") == [(3,)]
     assert db(ledger, "SELECT count(*) FROM run_findings WHERE run_date = ?", (N3,)) == [(5,)]
 

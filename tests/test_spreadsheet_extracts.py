@@ -214,7 +214,7 @@ def test_xlsx_without_padding_formats_reads_only_to_the_header(tmp_path, monkeyp
     monkeypatch.setattr(readers, "_padding", lambda fmt: looked_at.append(fmt) or padding(fmt))
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
-        assert readers._as_displayed(book) == (1, 1, {})
+        assert readers._as_displayed(book, book.sheetnames[0]) == (1, 1, {})
     finally:
         book.close()
     assert looked_at == ["0.000"]  # the workbook's formats, never a cell's

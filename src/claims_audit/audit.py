@@ -3,8 +3,11 @@ write the report and manifest.
 
 With the ledger (the default; ``no_ledger=True`` for one-off audits) each finding gets a status (new,
 recurring, decided), findings closed by a decision move to the Closed sheet, and the Summary compares the
-run with the previous one. The run's ledger record and its report are one transaction: the record is
-committed only after the report was written, so a failed write leaves the ledger as it was.
+run with the previous one. The run's ledger record and its report are one output transaction
+(:mod:`claims_audit.commit`): the report files are renamed into place inside the ledger's write
+transaction and the ledger's COMMIT is the commit point, so a failure anywhere leaves the previous report
+and the ledger as they were, and a killed run is rolled back (or finished) by the next run into the same
+folder.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from . import pipeline
-from .errors import UsageError
+from .commit import new_run_id, recover
+from .errors import LedgerError, UsageError
 from .ruleconfig import DEFAULT, RuleConfig
 from .report import ReportPaths, report_paths, write_reports
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     result: pipeline.AuditResult
     paths: ReportPaths
@@ -38,43 +42,57 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     """
     from .ledger import Ledger, default_path
 
+    _check_out(out)
     if ledger is not None and no_ledger:
         raise UsageError("--ledger and --no-ledger cannot be used together")
     outcomes = rule_config.review_outcomes
     if mask:  # fail on a missing key before hours of work, not after
         from .report import mask_key
         mask_key()
-    store = None if no_ledger else Ledger.open(ledger or default_path(out), create=True)
+    ledger_path = None if no_ledger else Path(ledger or default_path(out))
+    # an existing ledger is checked now (not a ledger, too new, ...); a new one is created only when the
+    # run has something to record
+    store = Ledger.open(ledger_path) if ledger_path is not None and ledger_path.exists() else None
     try:
+        recover(out, _committed)  # leftovers of a killed run into this folder
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
                               rule_config=rule_config, progress=progress, records=records)
         if progress:
             progress("writing report", 1, 1)
-        if store is None:
+        if ledger_path is None:
             report = write_reports(result, out, mask=mask, dispositions=outcomes.names)
             return Outcome(result, report)
+        store = store or Ledger.open(ledger_path, create=True)
+        run_id = new_run_id()
         with store.transaction():
             view = store.record_run(result.findings, run_date=result.run_date,
                                     tool_version=result.tool_version, rules_version=result.rules_version,
-                                    outcomes=outcomes,
+                                    outcomes=outcomes, run_id=run_id,
                                     report_path=str(report_paths(out, result.run_date).xlsx))
-            result.findings = view.findings
-            report = write_reports(result, out, mask=mask, dispositions=outcomes.names, closed=view.closed,
-                                   history=view.history, comparison=view.by_rule,
-                                   summary_items=_summary_items(view),
-                                   extra_manifest={"ledger": view.manifest()})
+            report = write_reports(result, out, view, mask=mask, commit=store.commit)
         return Outcome(result, report, view)
     finally:
         if store is not None:
             store.close()
 
 
-def _summary_items(view: Any) -> list[tuple[str, object]]:
-    c = view.counts
-    return [
-        ("ledger", str(view.path)),
-        ("previous_run_date", view.previous_run_date or "(first run in this ledger)"),
-        ("findings_open", c["open"]), ("findings_closed", c["closed"]),
-        ("new", c["new"]), ("recurring", c["recurring"]), ("decided", c["decided"]),
-        ("resolved", c["resolved"]),
-    ]
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give the folder the report should be written to")
+
+
+def _committed(journal: dict) -> bool | None:
+    """Whether the ledger named in a dead transaction's journal committed its run id (None: the ledger
+    cannot be asked now; the transaction is left for a later run)."""
+    from .ledger import Ledger
+
+    path = journal.get("ledger")
+    if not path:
+        return False  # --no-ledger: the journal's removal was the commit point, and it is still there
+    if not Path(path).exists():
+        return False
+    try:
+        with Ledger.open(path, create=False) as store:
+            return store.report(str(journal.get("run_id"))) is not None
+    except LedgerError:
+        return None

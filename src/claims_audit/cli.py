@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import __version__
-from .errors import ClaimsAuditError, ExitCode, UsageError
+from .errors import ClaimsAuditError, UsageError, outcome_of
 from .review_cli import review_app
 
 if TYPE_CHECKING:
@@ -37,12 +37,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: flags show as flags (typer's rich help gives them a <bool> type)
 )
-
-
-def _fail(message: str, code: ExitCode) -> None:
-    typer.echo(f"Error: {message}", err=True)
-    raise typer.Exit(int(code))
 
 
 def _version(value: bool) -> None:
@@ -99,8 +95,10 @@ class _Progress:
 
 @app.command(epilog=EXIT_CODES_HELP)
 def run(
-    paths: Annotated[list[Path], typer.Argument(help="Extract files or folders (a folder means every "
-                                                     "supported file in it, sorted by name).")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Extract files or folders (a "
+                                                "folder means every supported file in it, sorted by "
+                                                "name; see the README for what is ignored).",
+                                                show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Output folder for the report and manifest.")] = Path(
         "reports"),
     run_date: Annotated[Optional[str], typer.Option("--run-date", help="Run date YYYY-MM-DD (default: "
@@ -225,25 +223,35 @@ def explain(
 
 app.add_typer(review_app, name="review")
 
-def _domain_errors(fn):  # type: ignore[no-untyped-def]
-    """Turn the library's domain errors into one `Error:` line and their exit code, in every command
-    (also when the app runs in-process, e.g. under typer's CliRunner)."""
+def _guarded(fn):  # type: ignore[no-untyped-def]
+    """Every command ends an error the same way: one `Error:` line and the exit code of
+    :func:`errors.outcome_of` (also when the app runs in-process, e.g. under typer's CliRunner).
+    CLAIMS_AUDIT_DEBUG=1 lets a bug's traceback through."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         try:
             return fn(*args, **kwargs)
-        except ClaimsAuditError as exc:
-            typer.echo(f"Error: {exc}", err=True)
-            raise typer.Exit(int(exc.exit_code)) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            if os.environ.get("CLAIMS_AUDIT_DEBUG") and not isinstance(exc, ClaimsAuditError):
+                raise
+            _error_exit(exc)
 
     return wrapper
+
+
+def _error_exit(exc: BaseException) -> None:
+    code, message = outcome_of(exc)
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code) from None
 
 
 def _guard_commands(typer_app: typer.Typer) -> None:
     for info in typer_app.registered_commands:
         if info.callback is not None and not getattr(info.callback, "__wrapped__", None):
-            info.callback = _domain_errors(info.callback)
+            info.callback = _guarded(info.callback)
     for group in typer_app.registered_groups:
         if group.typer_instance is not None:
             _guard_commands(group.typer_instance)
@@ -276,18 +284,14 @@ def main() -> None:
 
 
 def _main() -> None:
+    """What happens outside a command (argument parsing, --version) ends the same way as in one."""
     try:
         app()  # standalone mode: bad options/arguments print usage and exit 2 (ExitCode.USAGE)
-    except ClaimsAuditError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        sys.exit(int(exc.exit_code))
-    except KeyboardInterrupt:
-        typer.echo("Error: interrupted; the previous report (if any) is left intact", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug: never show a traceback that could carry claim values
-        if os.environ.get("CLAIMS_AUDIT_DEBUG"):
+    except SystemExit:
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        if os.environ.get("CLAIMS_AUDIT_DEBUG") and not isinstance(exc, ClaimsAuditError):
             raise
-        typer.echo(f"Error: internal error ({type(exc).__name__}); rerun with CLAIMS_AUDIT_DEBUG=1 for "
-                   "details", err=True)
-        sys.exit(int(ExitCode.INTERNAL))
-
+        code, message = outcome_of(exc)
+        typer.echo(f"Error: {message}", err=True)
+        sys.exit(code)

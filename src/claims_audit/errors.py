@@ -1,7 +1,8 @@
 """Domain exceptions and the stable exit codes the CLI maps them to.
 
 The library raises these small exceptions; the CLI turns each into one clean ``Error:`` line and its
-exit code. Messages never contain claim values (PHI): they name files, rows and columns only.
+exit code through :func:`outcome_of`, the one mapping every command uses. Messages never contain claim
+values (PHI): they name files, rows and columns only.
 """
 
 from __future__ import annotations
@@ -83,3 +84,18 @@ class LedgerError(ClaimsAuditError):
 class ReviewImportError(UsageError):
     """A reviewed workbook was rejected as a whole (not a claims-audit report, unknown finding ids,
     invalid dispositions, conflicting rows); nothing was imported."""
+
+
+INTERRUPTED = 130  # the shell's code for a process stopped by Ctrl-C
+
+
+def outcome_of(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line message for an exception that ends a command: a domain error's own
+    code and message; an interruption; anything else is a bug, named by its type only (its message may
+    quote claim values)."""
+    if isinstance(exc, ClaimsAuditError):
+        return int(exc.exit_code), str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED, "interrupted; the previous report (if any) and the ledger are left as they were"
+    return int(ExitCode.INTERNAL), (f"internal error ({type(exc).__name__}); rerun with CLAIMS_AUDIT_DEBUG=1 "
+                                    "for details")

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -89,6 +92,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                report_run_date TEXT NOT NULL, decided_at TEXT NOT NULL)""",
         "CREATE INDEX decisions_finding ON decisions (finding_id, line_fingerprint, decision_id)",
     ),
+    (  # 2: every report carries its run id and seal; review import accepts only reports listed here
+        """CREATE TABLE ledger_key (
+               id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL)""",
+        "INSERT INTO ledger_key VALUES (1, lower(hex(randomblob(32))))",
+        """CREATE TABLE reports (
+               run_id TEXT PRIMARY KEY, run_date TEXT NOT NULL, seal TEXT NOT NULL,
+               findings_digest TEXT NOT NULL, recorded_at TEXT NOT NULL, report_path TEXT)""",
+        "ALTER TABLE runs ADD COLUMN run_id TEXT",
+        "ALTER TABLE imports ADD COLUMN report_run_id TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -131,6 +144,9 @@ class RunView:
     by_rule: pl.DataFrame  # rule_id, new, recurring, decided, closed, resolved
     history: pl.DataFrame  # run_date, findings, new, recurring, decided, closed, resolved
     counts: dict[str, int] = field(default_factory=dict)
+    run_id: str = ""  # the run's id, written into its report (Summary) and kept in `reports`
+    seal: str = ""  # HMAC of run id, run date and findings under the ledger's key (Summary)
+    outcomes: ReviewOutcomes | None = None  # the review outcomes in force (the Findings drop-down)
 
     @property
     def open_findings(self) -> pl.DataFrame:
@@ -141,7 +157,7 @@ class RunView:
         return self.findings.filter(pl.col("finding_id").is_in(self.closed_ids))
 
     def manifest(self) -> dict[str, Any]:
-        return {"path": str(self.path), "schema_version": SCHEMA_VERSION,
+        return {"path": str(self.path), "schema_version": SCHEMA_VERSION, "run_id": self.run_id,
                 "previous_run_date": self.previous_run_date, **self.counts,
                 "by_rule": {r["rule_id"]: {k: r[k] for k in ("new", "recurring", "decided", "closed",
                                                                "resolved")}
@@ -226,7 +242,7 @@ class Ledger:
                 version = self._con.execute("PRAGMA user_version").fetchone()[0]
                 tables = self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             finally:
-                self._con.execute("ROLLBACK")
+                self._rollback()
             if app_id != APPLICATION_ID and (version or tables):
                 raise LedgerError(f"{self.path} is not a claims-audit ledger", ExitCode.USAGE)
             if version > SCHEMA_VERSION:
@@ -284,12 +300,15 @@ class Ledger:
                     f"ledger {self.path} is busy: another claims-audit run or import has held it for more "
                     f"than the busy timeout ({TIMEOUT_ENV}); nothing was changed, try again",
                     busy=True) from None
-            raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}") from None
+            hint = " (is its disk full?)" if "I/O error" in str(exc) else ""
+            after = "; nothing was changed in it" if doing == "written" else ""
+            raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}{hint}{after}") from None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: takes the write lock at once, waiting up to the busy
-        timeout). Commits at the end; rolls back on any exception, the caller's included."""
+        timeout). Commits at the end unless :meth:`commit` was called inside; rolls back on any exception,
+        the caller's included."""
         if self._in_tx:
             yield self._con
             return
@@ -299,19 +318,32 @@ class Ledger:
         try:
             yield self._con
         except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self._con.execute("ROLLBACK")
+            if self._in_tx:
+                self._rollback()
             raise
         else:
-            try:
-                with self._errors("written"):
-                    self._con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._con.execute("ROLLBACK")
-                raise
+            if self._in_tx:
+                self.commit()
         finally:
             self._in_tx = False
+
+    def commit(self) -> None:
+        """Commit the open transaction now: the commit point of a run's write protocol. On failure (disk
+        full, I/O error) the transaction is rolled back and LedgerError names the ledger."""
+        try:
+            with self._errors("written"):
+                self._con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            self._in_tx = False
+
+    def _rollback(self) -> None:
+        """Roll back what is open; SQLite may already have rolled back itself (e.g. after SQLITE_FULL)."""
+        if self._con.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.execute("ROLLBACK")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -321,15 +353,18 @@ class Ledger:
             try:
                 yield self._con
             finally:
-                self._con.execute("ROLLBACK")
+                self._rollback()
 
     # -- runs -----------------------------------------------------------------------------------------
 
     def record_run(self, findings: pl.DataFrame, *, run_date: dt.date, tool_version: str,
-                   rules_version: str, outcomes: ReviewOutcomes, report_path: str | None = None) -> RunView:
+                   rules_version: str, outcomes: ReviewOutcomes, report_path: str | None = None,
+                   run_id: str | None = None) -> RunView:
         """Give each finding its status from earlier runs and decisions, and record this run (replacing an
-        earlier record of the same run date). Call inside :meth:`transaction` to tie it to the report."""
+        earlier record of the same run date) with its report's id and seal. Call inside
+        :meth:`transaction` to tie it to the report (see :mod:`claims_audit.commit`)."""
         d = run_date.isoformat()
+        run_id = run_id or secrets.token_hex(16)
         with self.transaction() as con, self._errors("written"):
             con.execute("DELETE FROM run_findings WHERE run_date = ?", (d,))
             con.execute("DELETE FROM runs WHERE run_date = ?", (d,))
@@ -369,10 +404,16 @@ class Ledger:
                                                                      "resolved")}
             counts = {"findings": out.height, "open": out.height - counts["closed"], **counts}
             con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                """INSERT INTO runs (run_date, recorded_at, tool_version, rules_version, outcomes,
+                   previous_run_date, findings, new, recurring, decided, closed, resolved, report_path,
+                   run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (d, _now(), tool_version, rules_version, outcomes.to_json(), prev, counts["findings"],
                  counts["new"], counts["recurring"], counts["decided"], counts["closed"], counts["resolved"],
-                 report_path))
+                 report_path, run_id))
+            digest = _findings_digest(out)
+            seal = _seal(self._key(), run_id, d, digest)
+            con.execute("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?)",
+                        (run_id, d, seal, digest, _now(), report_path))
             con.executemany(
                 "INSERT INTO run_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 ((d, f, r, s, fp, st, disp, int(cl)) for f, r, s, fp, st, disp, cl in out.select(
@@ -385,7 +426,22 @@ class Ledger:
             con.execute("DELETE FROM temp.cur")
         closed_ids = out.filter(pl.col("_closed")).get_column("finding_id").to_list()
         return RunView(path=self.path, run_date=run_date, previous_run_date=prev, findings=out.drop("_closed"),
-                       closed_ids=closed_ids, by_rule=by_rule, history=history, counts=counts)
+                       closed_ids=closed_ids, by_rule=by_rule, history=history, counts=counts,
+                       run_id=run_id, seal=seal, outcomes=outcomes)
+
+    def _key(self) -> bytes:
+        return bytes.fromhex(self._con.execute("SELECT key FROM ledger_key").fetchone()[0])
+
+    def report(self, run_id: str) -> dict[str, Any] | None:
+        """The record of a report this ledger wrote (run_id, run_date, seal, ...), or None."""
+        with self._errors("read"):
+            cur = self._con.execute("SELECT * FROM reports WHERE run_id = ?", (run_id,))
+            row = cur.fetchone()
+            return dict(zip([c[0] for c in cur.description], row)) if row else None
+
+    def report_seal_matches(self, run_id: str, seal: str) -> bool:
+        record = self.report(run_id)
+        return record is not None and hmac.compare_digest(record["seal"], seal)
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -416,16 +472,16 @@ class Ledger:
 
     def record_import(self, *, workbook_path: str, workbook_sha256: str, modified_by: str | None,
                       report_run_date: str, rows_read: int, decisions: Sequence[NewDecision],
-                      unchanged: int, imported_by: str | None) -> int:
+                      unchanged: int, imported_by: str | None, report_run_id: str | None = None) -> int:
         """Record one accepted import and its decisions; call inside :meth:`transaction`."""
         now = _now()
         with self.transaction() as con, self._errors("written"):
             cur = con.execute(
                 """INSERT INTO imports (imported_at, imported_by, workbook_path, workbook_sha256,
-                   workbook_modified_by, report_run_date, rows_read, decisions, unchanged)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   workbook_modified_by, report_run_date, rows_read, decisions, unchanged, report_run_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (now, imported_by, workbook_path, workbook_sha256, modified_by, report_run_date, rows_read,
-                 len(decisions), unchanged))
+                 len(decisions), unchanged, report_run_id))
             import_id = int(cur.lastrowid)
             con.executemany(
                 """INSERT INTO decisions (import_id, finding_id, rule_id, line_fingerprint, disposition,
@@ -497,6 +553,16 @@ class Status:
         f = self.findings.with_columns(pl.col("disposition").fill_null("(no decision yet)"))
         return (f.group_by("disposition", "closed").len("findings").sort(["closed", "disposition"])
                 .with_columns(pl.col("findings").cast(pl.Int64)))
+
+
+def _findings_digest(findings: pl.DataFrame) -> str:
+    """SHA-256 of the run's (finding_id, line_fingerprint) pairs in sorted order."""
+    pairs = findings.select(pl.concat_str("finding_id", pl.lit("\t"), "line_fingerprint").sort()).to_series()
+    return hashlib.sha256("\n".join(pairs.to_list()).encode("utf-8")).hexdigest()
+
+
+def _seal(key: bytes, run_id: str, run_date: str, digest: str) -> str:
+    return hmac.new(key, f"{run_id}|{run_date}|{digest}".encode("ascii"), hashlib.sha256).hexdigest()
 
 
 def _closing(dispositions: pl.Series, outcomes: ReviewOutcomes) -> pl.Series:

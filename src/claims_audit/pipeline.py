@@ -63,6 +63,7 @@ class AuditResult:
     rule_config: RuleConfig = DEFAULT
     extra: dict[str, Any] = field(default_factory=dict)
     records: Any = None  # records.Records when the run read a --records folder
+    ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) deliberately not audited
 
     @property
     def totals(self) -> dict[str, int]:
@@ -97,7 +98,8 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
     validate_mapping(mapping, layout)
-    inputs = discover(paths)
+    found = discover(paths)
+    inputs = [i for i in found if i.ignored is None]
     summaries: list[InputSummary] = []
     frames: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame] = []
@@ -124,7 +126,8 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     result = AuditResult(
         run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
-        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config, records=records)
+        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config, records=records,
+        ignored=[(i.display, i.ignored) for i in found if i.ignored is not None])
     reconcile(result, lines.height)
     return result
 

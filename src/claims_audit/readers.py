@@ -10,6 +10,7 @@ all raises :class:`FileRejected` so the run can go on with the other files.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -37,6 +38,7 @@ class InputFile:
     path: Path
     display: str  # what the report calls it: the path as the user gave it (or folder/name)
     problem: str | None = None  # set when the input cannot even be opened (missing, unsupported...)
+    ignored: str | None = None  # set when it is deliberately not audited (hidden, our output, duplicate)
 
 
 @dataclass
@@ -53,40 +55,106 @@ class RawTable:
     sha256: str | None = None  # of the file's bytes, when reading it computed that on the way
 
 
+SUPPORTED_TEXT = ".csv, .tsv, .txt, .psv, .parquet, .xlsx"
+# what claims-audit itself writes into a folder (a report folder given as input is not audited)
+OWN_OUTPUT = re.compile(r"^claims-audit-(\d{4}-\d{2}-\d{2}\.(xlsx|json)|ledger\.sqlite(-wal|-shm|-journal)?)$")
+
+
 def discover(paths: list[str | Path]) -> list[InputFile]:
-    """Expand files and folders (sorted by name) into inputs; raise NoInputError when none exists."""
+    """Every path given, and every entry of every folder given (sorted by name), as an input: to audit,
+    rejected (`problem`) or deliberately ignored (`ignored`: hidden files, Office lock files, our own
+    outputs, subfolders, and a file already given once, by resolved path or SHA-256). Raises NoInputError
+    when nothing can be audited."""
     found: list[InputFile] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
-            try:
-                files = sorted((f for f in p.iterdir() if _wanted(f)), key=lambda f: f.name)
-            except OSError as exc:
-                found.append(InputFile(p, str(raw), problem=f"folder cannot be listed: "
-                                       f"{exc.strerror or type(exc).__name__}"))
-                continue
-            found.extend(InputFile(f, str(p / f.name)) for f in files)
-            if not files:
-                found.append(InputFile(p, str(raw), problem="folder contains no supported files "
-                                       "(.csv, .tsv, .txt, .psv, .parquet, .xlsx)"))
-        elif p.exists():
-            problem = None if p.suffix.lower() in SUPPORTED else (
-                f"unsupported file type '{p.suffix or '(none)'}' (supported: .csv, .tsv, .txt, .psv, "
-                ".parquet, .xlsx)")
-            found.append(InputFile(p, str(raw), problem=problem))
-        elif p.is_symlink():
-            found.append(InputFile(p, str(raw), problem="broken symbolic link: its target does not exist"))
+            found.extend(_walk(p, str(raw)))
         else:
-            found.append(InputFile(p, str(raw), problem="path does not exist"))
-    if not any(f.problem is None for f in found):
-        reasons = "; ".join(f"{f.display}: {f.problem}" for f in found) or "no paths given"
+            found.append(_classify(p, str(raw), in_folder=False))
+    found = _without_duplicates(found)
+    if not any(f.problem is None and f.ignored is None for f in found):
+        reasons = "; ".join(f"{f.display}: {f.problem or f.ignored}" for f in found) or "no paths given"
         raise NoInputError(f"no input could be found ({reasons})")
     return found
 
 
-def _wanted(f: Path) -> bool:
-    """A supported file inside a folder; hidden files and Office lock files (~$name.xlsx) are skipped."""
-    return not f.name.startswith((".", "~$")) and f.suffix.lower() in SUPPORTED and f.is_file()
+def _walk(folder: Path, given: str) -> list[InputFile]:
+    try:
+        entries = sorted(folder.iterdir(), key=lambda f: f.name)
+    except OSError as exc:
+        return [InputFile(folder, given, problem=f"folder cannot be listed: {exc.strerror or type(exc).__name__}")]
+    found = [_classify(e, str(Path(given) / e.name), in_folder=True) for e in entries]
+    if all(f.ignored is not None for f in found):  # empty, or nothing but ignored entries
+        found.append(InputFile(folder, given, problem=f"folder contains no supported files ({SUPPORTED_TEXT})"))
+    return found
+
+
+def _classify(p: Path, display: str, in_folder: bool) -> InputFile:
+    """What to do with one path. Inside a folder, hidden and lock files, our own outputs and subfolders are
+    ignored by rule; given by name, every path is audited or rejected."""
+    name = p.name
+    if in_folder and name.startswith("."):
+        return InputFile(p, display, ignored="hidden file")
+    if in_folder and name.startswith("~$"):
+        return InputFile(p, display, ignored="Office lock file (the workbook is open in Excel)")
+    if in_folder and OWN_OUTPUT.match(name):
+        return InputFile(p, display, ignored="claims-audit's own output")
+    if p.is_symlink() and not p.exists():
+        return InputFile(p, display, problem="broken symbolic link: its target does not exist")
+    if not p.exists():
+        return InputFile(p, display, problem="path does not exist")
+    if p.is_dir():
+        return InputFile(p, display, ignored="subfolder (folders are not searched recursively; give it as "
+                                             "its own PATH to audit it)")
+    if not p.is_file():
+        return InputFile(p, display, problem="not a regular file (a device, pipe or socket)")
+    suffix = "".join(p.suffixes[-2:]).lower() if p.suffix.lower() in COMPRESSED else p.suffix.lower()
+    if p.suffix.lower() in COMPRESSED:
+        return InputFile(p, display, problem=f"compressed file ('{suffix}'): decompress it first "
+                                             f"(supported: {SUPPORTED_TEXT})")
+    if suffix not in SUPPORTED:
+        return InputFile(p, display, problem=f"unsupported file type '{p.suffix or '(none)'}' "
+                                             f"(supported: {SUPPORTED_TEXT})")
+    return InputFile(p, display)
+
+
+COMPRESSED = {".gz", ".zip", ".bz2", ".xz", ".zst", ".7z"}
+
+
+def _without_duplicates(found: list[InputFile]) -> list[InputFile]:
+    """The same file given twice (a folder and a file in it, a link to it, a copy of it) is audited once:
+    later occurrences are ignored, naming the first. Content is compared only between files of one size."""
+    first_by_path: dict[str, str] = {}
+    out: list[InputFile] = []
+    for f in found:
+        if f.problem is None and f.ignored is None:
+            key = str(f.path.resolve())
+            if key in first_by_path:
+                f = InputFile(f.path, f.display, ignored=f"duplicate: the same file as {first_by_path[key]}")
+            else:
+                first_by_path[key] = f.display
+        out.append(f)
+    by_size: dict[int, list[int]] = {}
+    for i, f in enumerate(out):
+        if f.problem is None and f.ignored is None:
+            with contextlib.suppress(OSError):
+                size = f.path.stat().st_size
+                if size:  # empty files are each rejected as empty, not hidden as duplicates
+                    by_size.setdefault(size, []).append(i)
+    for same_size in (v for v in by_size.values() if len(v) > 1):
+        first_by_hash: dict[str, str] = {}
+        for i in same_size:
+            try:
+                digest = sha256(out[i].path)
+            except OSError:
+                continue  # read (and rejected) on its own
+            if digest in first_by_hash:
+                out[i] = InputFile(out[i].path, out[i].display,
+                                   ignored=f"duplicate: same content (SHA-256) as {first_by_hash[digest]}")
+            else:
+                first_by_hash[digest] = out[i].display
+    return out
 
 
 def _chunks(source: Path | bytes) -> Iterator[bytes]:
@@ -606,13 +674,21 @@ def _read_xlsx(path: Path) -> _Parsed:
     import fastexcel
     import openpyxl
 
+    from .safexlsx import WorkbookRefused, first_worksheet
+
+    try:  # the first worksheet: chart sheets before it hold no rows (and fastexcel complains on stdout)
+        name = first_worksheet(str(path))
+    except WorkbookRefused:
+        raise FileRejected("not a readable .xlsx workbook (corrupt or another format)") from None
+    if name is None:
+        raise FileRejected("workbook has no worksheet (only chart sheets): no rows to read")
     try:
         reader = fastexcel.read_excel(str(path))
-        sheet = reader.load_sheet(0, header_row=None, dtypes="string")
+        sheet = reader.load_sheet(name, header_row=None, dtypes="string")
         frame = sheet.to_polars()
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
-            first_row, first_col, shown = _as_displayed(wb)
+            first_row, first_col, shown = _as_displayed(wb, name)
         finally:
             wb.close()
     except FileRejected:
@@ -651,14 +727,14 @@ def _padding(fmt: str) -> tuple[str, int, str] | None:
     return literal(m["pre"]), len(m["zeros"]), literal(m["post"])
 
 
-def _as_displayed(wb) -> tuple[int, int, dict[tuple[int, int], str]]:
+def _as_displayed(wb, sheet_name: str) -> tuple[int, int, dict[tuple[int, int], str]]:
     """The first row and column holding a value in the first sheet (where fastexcel's table starts), and
     the text Excel shows for every whole number formatted with zero padding: a member id typed as 000123
     is stored as 123 with the format 000000, and must be read as 000123, what the user sees.
 
     Cells are visited one by one (openpyxl, about 5 µs a cell: 1.6 s for 20,000 rows of 16 columns) only
     when the workbook defines such a format at all; otherwise only up to the first row with a value."""
-    ws = wb.worksheets[0]
+    ws = wb[sheet_name]
     custom = getattr(wb, "_number_formats", None)
     padded_formats = custom is None or any(_padding(f) for f in custom)
     first_row = first_col = None

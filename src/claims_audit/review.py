@@ -24,8 +24,10 @@ from typing import Any
 from .errors import ReviewImportError
 from .ledger import Ledger, NewDecision
 from .ruleconfig import ReviewOutcomes
+from .safexlsx import Cell, Workbook, WorkbookRefused
 
 _ID_SHAPE = re.compile(r"[0-9a-f]{16}(-[0-9]+)?")
+RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 SHEET = re.compile(r"^(Findings|Closed)( \d+)?$")
 ID, DISPOSITION, NOTE = "finding_id", "disposition", "reviewer_note"
@@ -49,6 +51,8 @@ class ReviewedWorkbook:
     modified_by: str | None
     sheets: list[str]
     rows: list[ReviewedRow]
+    run_id: str | None = None  # Summary's run_id and report_seal: which run of which ledger wrote it
+    seal: str | None = None
 
 
 @dataclass
@@ -69,17 +73,8 @@ def _norm(header: Any) -> str:
     return "_".join(str(header).strip().lower().replace("-", " ").split()) if header is not None else ""
 
 
-def _text(value: Any) -> str | None:
-    """A cell as text (None when blank): numbers the reviewer typed, dates, booleans all become text."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, dt.datetime):
-        value = value.date() if value.time() == dt.time() else value
-    if isinstance(value, dt.date):
-        value = value.isoformat()
-    text = str(value).strip()
+def _text(value: str | None) -> str | None:
+    text = value.strip() if value is not None else None
     return text or None
 
 
@@ -91,84 +86,130 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _summary_run_date(ws: Any) -> str | None:
-    items: dict[str, Any] = {}
-    for r in ws.iter_rows(min_row=1, max_row=200, max_col=2, values_only=True):
-        if r and r[0] is not None:
-            items.setdefault(_norm(r[0]), r[1] if len(r) > 1 else None)
-    if "tool_version" not in items or "rules_version" not in items:
-        return None
-    return _text(items.get("run_date"))
+SUMMARY_ITEMS = ("run_date", "tool_version", "rules_version", "run_id", "report_seal")
+SUMMARY_ROWS = 200  # the run facts are the first rows of Summary
+KNOWN_NAMES = frozenset((ID, DISPOSITION, NOTE) + SUMMARY_ITEMS)
 
 
 def read_workbook(path: str | Path) -> ReviewedWorkbook:
-    """Read the decision rows of a reviewed report. Raises ReviewImportError for anything that is not a
-    claims-audit report with a readable Findings sheet."""
-    import openpyxl
-
+    """Read the decision rows of a reviewed report, within hard limits (see :mod:`claims_audit.safexlsx`).
+    Raises ReviewImportError for anything that is not a claims-audit report with a readable Findings
+    sheet."""
     path = Path(path)
     if not path.is_file():
         raise ReviewImportError(f"reviewed workbook not found: {path}")
     path = path.resolve()
     try:
         digest = _sha256(path)
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with Workbook(str(path)) as book:
+            return _read(path, digest, book)
     except OSError as exc:
         raise ReviewImportError(f"{path} cannot be read: {exc.strerror or type(exc).__name__}") from None
-    except Exception as exc:  # zip / XML / format errors of every kind: not an xlsx workbook
-        raise ReviewImportError(f"{path} is not a claims-audit report: it cannot be opened as an Excel "
-                                f"workbook (.xlsx) ({type(exc).__name__})") from None
+    except WorkbookRefused as exc:
+        raise ReviewImportError(f"{path} is not a claims-audit report: {exc.reason}; nothing imported"
+                                ) from None
+
+
+def _read(path: Path, digest: str, book: Workbook) -> ReviewedWorkbook:
+    if "Summary" not in book.sheetnames:
+        raise ReviewImportError(f"{path} is not a claims-audit report: it has no Summary sheet")
+    items = _summary(book)
+    if "tool_version" not in items or "rules_version" not in items or not items.get("run_date"):
+        raise ReviewImportError(f"{path} is not a claims-audit report: its Summary sheet has no run_date, "
+                                "tool_version and rules_version")
     try:
-        if "Summary" not in wb.sheetnames:
-            raise ReviewImportError(f"{path} is not a claims-audit report: it has no Summary sheet")
-        run_date = _summary_run_date(wb["Summary"])
-        if run_date is None:
-            raise ReviewImportError(f"{path} is not a claims-audit report: its Summary sheet has no run_date, "
-                                    "tool_version and rules_version")
-        try:
-            run_date = dt.date.fromisoformat(run_date[:10]).isoformat()
-        except ValueError:
-            raise ReviewImportError(f"{path} is not a claims-audit report: the Summary's run_date is not "
-                                    "a date") from None
-        sheets = [n for n in wb.sheetnames if SHEET.match(n)]
-        if not any(n.startswith("Findings") for n in sheets):
-            raise ReviewImportError(f"{path} has no Findings sheet (was it renamed or deleted?); nothing "
-                                    "imported")
-        rows: list[ReviewedRow] = []
-        for name in sheets:
-            rows.extend(_sheet_rows(path, name, wb[name]))
-        modified_by = getattr(wb.properties, "lastModifiedBy", None)
-    finally:
-        wb.close()
-    return ReviewedWorkbook(path, digest, run_date, modified_by, sheets, rows)
+        run_date = dt.date.fromisoformat((items["run_date"] or "")[:10]).isoformat()
+    except ValueError:
+        raise ReviewImportError(f"{path} is not a claims-audit report: the Summary's run_date is not "
+                                "a date") from None
+    sheets = [n for n in book.sheetnames if SHEET.match(n)]
+    if not any(n.startswith("Findings") for n in sheets):
+        raise ReviewImportError(f"{path} has no Findings sheet (was it renamed or deleted?); nothing "
+                                "imported")
+    raw: list[tuple[str, int, dict[str, Cell]]] = []
+    for name in sheets:
+        raw.extend(_sheet_rows(path, name, book))
+    strings = book.resolve(c for _, _, cells in raw for c in cells.values())
+    rows = [_reviewed(path, name, row, cells, strings) for name, row, cells in raw]
+    return ReviewedWorkbook(path, digest, run_date, book.modified_by, sheets,
+                            [r for r in rows if r is not None], items.get("run_id"), items.get("report_seal"))
 
 
-def _sheet_rows(path: Path, name: str, ws: Any) -> list[ReviewedRow]:
-    values = list(ws.iter_rows(values_only=True))
+def _summary(book: Workbook) -> dict[str, str | None]:
+    """The Summary's run facts (item -> value), from its first rows."""
+    found: dict[str, Cell | None] = {}
+    names = _names(book, "Summary")
+    for number, cells in book.rows("Summary"):
+        if number > SUMMARY_ROWS:
+            break
+        key = names(cells.get(1))
+        if key in SUMMARY_ITEMS and key not in found:
+            found[key] = cells.get(2)
+    strings = book.resolve(c for c in found.values() if c is not None)
+    return {k: _text(_value(c, strings)) if c is not None and c.kind in ("text", "shared") else None
+            for k, c in found.items()}
+
+
+def _names(book: Workbook, sheet: str) -> Any:
+    """A function giving the normalised text of a cell, when it is one of the names review import looks
+    for (header and Summary item names); "" otherwise. Shared strings are searched once for those names."""
+    shared = book.find_strings(KNOWN_NAMES, _norm)
+
+    def name(cell: Cell | None) -> str:
+        if cell is None:
+            return ""
+        if cell.kind == "text":
+            return _norm(cell.text)
+        if cell.kind == "shared":
+            return shared.get(int(cell.text or 0), "")
+        return ""
+
+    return name
+
+
+def _value(cell: Cell, strings: dict[int, str]) -> str | None:
+    return strings.get(int(cell.text or 0)) if cell.kind == "shared" else cell.text
+
+
+def _sheet_rows(path: Path, name: str, book: Workbook) -> list[tuple[str, int, dict[str, Cell]]]:
+    """The rows other than the header (found by its names in a first pass: it may have been sorted or
+    moved), each with its finding_id, disposition and reviewer_note cells. Nothing but those three cells
+    of each row is kept."""
+    names = _names(book, name)
     header_at, cols = None, {}
-    for i, r in enumerate(values):  # the header can have been sorted or moved: find it by its names
-        names = [_norm(v) for v in r]
-        if ID in names and DISPOSITION in names:
-            header_at = i
-            cols = {n: names.index(n) for n in (ID, DISPOSITION, NOTE) if n in names}
+    for number, cells in book.rows(name):
+        by_name = {names(c): k for k, c in sorted(cells.items(), reverse=True)}  # leftmost wins
+        if ID in by_name and DISPOSITION in by_name:
+            header_at, cols = number, {n: by_name[n] for n in (ID, DISPOSITION, NOTE) if n in by_name}
             break
     if header_at is None:
         raise ReviewImportError(f"{path} is not a claims-audit report: sheet '{name}' has no header row with "
                                 f"'{ID}' and '{DISPOSITION}'")
-    out = []
-    for i, r in enumerate(values):
-        if i == header_at:
-            continue
-
-        def cell(col: str, r: tuple = r) -> str | None:
-            k = cols.get(col)
-            return _text(r[k]) if k is not None and k < len(r) else None
-
-        fid, disp, note = cell(ID), cell(DISPOSITION), cell(NOTE)
-        if fid is None and disp is None and note is None:
-            continue  # blank or deleted row, or a row the reviewer added for themselves
-        out.append(ReviewedRow(name, i + 1, fid or "", disp, note))
+    out: list[tuple[str, int, dict[str, Cell]]] = []
+    for number, cells in book.rows(name):
+        picked = {n: cells[k] for n, k in cols.items() if k in cells}
+        if picked and number != header_at:
+            out.append((name, number, picked))
     return out
+
+
+def _reviewed(path: Path, sheet: str, row: int, cells: dict[str, Cell], strings: dict[int, str]
+              ) -> ReviewedRow | None:
+    values: dict[str, str | None] = {}
+    for col, cell in cells.items():
+        if cell.kind == "formula_without_value" and col != ID:
+            raise ReviewImportError(
+                f"{path} rejected, nothing imported: {sheet} row {row}: the {col} cell is a formula whose "
+                "result was never computed; type the text itself (or open and save the workbook in Excel)")
+        if cell.kind == "error" and col != ID:
+            raise ReviewImportError(
+                f"{path} rejected, nothing imported: {sheet} row {row}: the {col} cell holds an error value "
+                "instead of text")
+        values[col] = _text(_value(cell, strings)) if cell.kind in ("text", "shared") else None
+    fid, disp, note = values.get(ID), values.get(DISPOSITION), values.get(NOTE)
+    if fid is None and disp is None and note is None:
+        return None  # blank or deleted row, or a row the reviewer added for themselves
+    return ReviewedRow(sheet, row, fid or "", disp, note)
 
 
 def _where(rows: list[ReviewedRow]) -> str:
@@ -183,6 +224,7 @@ def import_workbook(path: str | Path, ledger_path: str | Path, *, timeout: float
     with Ledger.open(ledger_path, create=False, timeout=timeout) as ledger:
         # everything below is checked under the write lock, so nothing changes between check and write
         with ledger.transaction():
+            _check_origin(wb, ledger)
             run = ledger.run_record(wb.run_date)
             if run is None:
                 raise ReviewImportError(
@@ -194,12 +236,35 @@ def import_workbook(path: str | Path, ledger_path: str | Path, *, timeout: float
             import_id = ledger.record_import(
                 workbook_path=str(wb.path), workbook_sha256=wb.sha256, modified_by=wb.modified_by,
                 report_run_date=wb.run_date, rows_read=len(wb.rows), decisions=decisions,
-                unchanged=unchanged, imported_by=_user())
+                unchanged=unchanged, imported_by=_user(), report_run_id=wb.run_id)
     by_disp: dict[str, int] = {}
     for d in decisions:
         by_disp[d.disposition] = by_disp.get(d.disposition, 0) + 1
     return ImportResult(wb.path, Path(ledger_path), wb.run_date, import_id, len(wb.rows), len(decisions),
                         unchanged, notes_only, by_disp, sum(d.closes for d in decisions))
+
+
+def _check_origin(wb: ReviewedWorkbook, ledger: Ledger) -> None:
+    """The workbook must be a report this ledger wrote: its Summary's run_id is in the ledger's `reports`
+    and its report_seal (an HMAC under the ledger's own key) matches, for the same run date."""
+    where = f"{wb.path} is not a report of a run recorded in the ledger {ledger.path}"
+    if not wb.run_id or not wb.seal:
+        raise ReviewImportError(
+            f"{where}: its Summary has no run_id and report_seal (written with --no-ledger, by an older "
+            "claims-audit, or not by claims-audit at all); nothing imported")
+    if not RUN_ID.fullmatch(wb.run_id):
+        raise ReviewImportError(f"{where}: its Summary's run_id is not a claims-audit run id; nothing imported")
+    record = ledger.report(wb.run_id)
+    if record is None:
+        raise ReviewImportError(
+            f"{where}: run id {wb.run_id} is unknown there (written with another --ledger, or "
+            "--no-ledger?); nothing imported")
+    if not ledger.report_seal_matches(wb.run_id, wb.seal):
+        raise ReviewImportError(f"{where}: its report_seal does not match run {wb.run_id} (the Summary was "
+                                "edited, or copied from another report); nothing imported")
+    if record["run_date"] != wb.run_date:
+        raise ReviewImportError(f"{where}: its Summary's run_date {wb.run_date} is not the date of run "
+                                f"{wb.run_id} ({record['run_date']}); nothing imported")
 
 
 def _decisions(wb: ReviewedWorkbook, outcomes: ReviewOutcomes, known: dict[str, tuple[str, str]],

@@ -1,8 +1,9 @@
 """`claims-audit review …`: bring reviewers' decisions back into the ledger and show what is open.
 
 Every error a user can cause is one ``Error:`` line and its exit code (2: the workbook or the command line
-is wrong, nothing imported; 3: the ledger could not be written, e.g. busy for too long). Nothing printed
-here contains claim values.
+is wrong, nothing imported; 3: the ledger could not be written, e.g. busy for too long), mapped in one
+place for every command (``cli._guarded``, ``errors.outcome_of``). Nothing printed here contains claim
+values.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-
-from .errors import ClaimsAuditError
 
 # = ledger.default_path(Path("reports")), spelt out so that `--help` does not import polars
 DEFAULT_LEDGER = Path("reports") / "claims-audit-ledger.sqlite"
@@ -27,12 +26,8 @@ review_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-
-
-def _fail(exc: ClaimsAuditError) -> None:
-    typer.echo(f"Error: {exc}", err=True)
-    raise typer.Exit(int(exc.exit_code))
 
 
 @review_app.command("import")
@@ -45,10 +40,7 @@ def import_cmd(
     """Record the decisions of a reviewed report in the ledger (all or nothing)."""
     from .review import import_workbook
 
-    try:
-        res = import_workbook(workbook, ledger or DEFAULT_LEDGER)
-    except ClaimsAuditError as exc:
-        _fail(exc)
+    res = import_workbook(workbook, ledger or DEFAULT_LEDGER)
     if res.notes_without_disposition:
         typer.echo(f"  {res.notes_without_disposition} row(s) have a reviewer note but no disposition; "
                    "those notes were not recorded (choose a disposition to record them)", err=True)
@@ -70,11 +62,8 @@ def status_cmd(
     """
     from .ledger import Ledger
 
-    try:
-        with Ledger.open(ledger or DEFAULT_LEDGER, create=False) as store:
-            st = store.status()
-    except ClaimsAuditError as exc:
-        _fail(exc)
+    with Ledger.open(ledger or DEFAULT_LEDGER, create=False) as store:
+        st = store.status()
     typer.echo(f"Ledger: {st.path} (schema {st.schema_version}, {st.runs} run(s))")
     if st.last_import:
         at, wb, run_date, n = st.last_import

@@ -1,26 +1,30 @@
 """Report outputs: the Excel workbook and the JSON manifest, written atomically, owner-readable only.
 
-Each file is written to a temporary file in the output folder (mode 0600) and renamed over the final
-name, so a run killed half-way leaves the previous report intact and never a half-written file.
+Both files and the ledger's record of the run are one output transaction (:mod:`claims_audit.commit`):
+each file is written in full to a temporary file in the output folder (mode 0600), both are renamed over
+their final names with the previous ones kept aside, then the ledger commits; a failure anywhere before
+that commit puts the previous files back, so report and ledger always describe the same run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..errors import ConfigError, OutputError
+from ..commit import OutputTransaction, new_run_id
+from ..errors import ConfigError
 from . import excel, manifest
+
+if TYPE_CHECKING:
+    from ..ledger import RunView
 
 MASK_KEY_ENV = "CLAIMS_AUDIT_MASK_KEY"
 
@@ -36,30 +40,22 @@ def report_paths(out_dir: Path, run_date: dt.date) -> ReportPaths:
     return ReportPaths(out_dir / f"{stem}.xlsx", out_dir / f"{stem}.json")
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a 0600 temporary file in the same folder, then rename over `path`."""
-    atomic_write_all([(path, write)])
-
-
-def atomic_write_all(items: list[tuple[Path, Callable[[Path], None]]]) -> None:
-    """Write every file to its own 0600 temporary file first; only when all are written, rename each over
-    its final name. A failure in any write leaves every previous file as it was (never a new workbook
-    beside an old manifest) and removes the temporary files."""
-    temps: list[tuple[Path, Path]] = []
-    try:
+def atomic_write_all(items: list[tuple[Path, Callable[[Path], None]]],
+                     commit: Callable[[], None] | None = None, run_id: str | None = None,
+                     ledger: Path | None = None) -> None:
+    """Write every file in full first; only when all are written, rename each over its final name; then
+    call `commit` (the stores' commit point). A failure anywhere before the commit point leaves every
+    previous file as it was (never a new workbook beside an old manifest or an old ledger) and removes the
+    temporary files; see :mod:`claims_audit.commit`."""
+    folder = items[0][0].parent
+    tx = OutputTransaction(folder, run_id=run_id or new_run_id(), ledger=ledger)
+    with tx:
         for path, write in items:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            temps.append((Path(tmp), path))
-            write(Path(tmp))
-            os.chmod(tmp, 0o600)
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in temps:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise
+            tx.stage(path, write)
+        tx.publish()
+        if commit is not None:
+            commit()
+        tx.finish()
 
 
 def mask_key() -> bytes:
@@ -95,25 +91,23 @@ def masked(findings: pl.DataFrame, rejected: pl.DataFrame, key: bytes) -> tuple[
     return findings, rejected
 
 
-def write_reports(result: Any, out_dir: Path, *, mask: bool = False,
-                  dispositions: tuple[str, ...] = excel.DEFAULT_DISPOSITIONS,
-                  closed: pl.DataFrame | None = None, history: pl.DataFrame | None = None,
-                  extra_manifest: dict[str, Any] | None = None, notes: list[str] | None = None,
-                  comparison: pl.DataFrame | None = None,
-                  summary_items: list[tuple[str, object]] | None = None) -> ReportPaths:
-    """Write the workbook and the manifest for a finished run.
+def write_reports(result: Any, out_dir: Path, review: RunView | None = None, *, mask: bool = False,
+                  dispositions: tuple[str, ...] | None = None, notes: list[str] | None = None,
+                  commit: Callable[[], None] | None = None, run_id: str | None = None) -> ReportPaths:
+    """Write the workbook and the manifest for a finished run, as one output transaction.
 
-    With the review ledger (see :mod:`claims_audit.ledger`): `closed` holds the findings whose decision
-    closed them (they move from Findings to a Closed sheet), `history` one row per recent run for the
-    findings-per-night chart, `comparison` per rule: new, recurring, decided, closed, resolved, and
-    `summary_items` extra Summary rows (ledger, previous run, counts).
+    `review`: what the run learnt from the review ledger (statuses, the Closed sheet, the comparison with
+    the previous run, the run id and seal that make the report importable); `commit`: the ledger's commit
+    point, called after both files are in place (a failure restores the previous files).
     """
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"output folder {out_dir} cannot be created: {exc.strerror}") from None
     paths = report_paths(out_dir, result.run_date)
-    findings, rejected = result.findings, result.rejected
+    run_id = review.run_id if review is not None else (run_id or new_run_id())
+    if dispositions is None:
+        dispositions = review.outcomes.names if review is not None and review.outcomes else \
+            excel.DEFAULT_DISPOSITIONS
+    findings = review.findings if review is not None else result.findings
+    closed = review.closed if review is not None else None
+    rejected = result.rejected
     if closed is not None and closed.height:
         findings = findings.filter(~pl.col("finding_id").is_in(closed.get_column("finding_id").implode()))
     if mask:
@@ -122,46 +116,82 @@ def write_reports(result: Any, out_dir: Path, *, mask: bool = False,
         if closed is not None and closed.height:
             closed = closed.with_columns(mask_ids(closed.get_column("member_id"), key).alias("member_id"))
     notes = list(notes or [])
+    summary_items: list[tuple[str, object]] = [("run_id", run_id)]
+    if review is not None:
+        summary_items += _review_items(review)
+    extra: dict[str, Any] = {"run_id": run_id}
+    if review is not None:
+        extra["ledger"] = review.manifest()
     if getattr(result, "records", None) is not None:  # --records: what was read, and what could not be
         notes += result.records.notes()
-        summary_items = list(summary_items or []) + result.records.summary_rows()
-        extra_manifest = {**(extra_manifest or {}), "records": result.records.manifest()}
+        summary_items += result.records.summary_rows()
+        extra["records"] = result.records.manifest()
     if mask:
         notes.append(f"member_id values are masked with a keyed hash ({MASK_KEY_ENV}).")
-    try:
-        doc = manifest.build(result, {"xlsx": str(paths.xlsx), "json": str(paths.json)},
-                             {**(extra_manifest or {}), "member_ids_masked": mask})
-        atomic_write_all([
-            (paths.xlsx, lambda p: _write_workbook(result, p, findings, rejected, dispositions, closed,
-                                                   history, notes, comparison, summary_items or [])),
-            (paths.json, lambda p: p.write_text(manifest.dumps(doc), encoding="utf-8")),
-        ])
-    except OSError as exc:
-        raise OutputError(f"report cannot be written to {out_dir}: {exc.strerror or type(exc).__name__}"
-                          ) from None
+    doc = manifest.build(result, {"xlsx": str(paths.xlsx), "json": str(paths.json)},
+                         {**extra, "member_ids_masked": mask})
+    sheets = _Sheets(findings, rejected, dispositions, closed, notes, summary_items,
+                     review.history if review is not None else None,
+                     review.by_rule if review is not None else None)
+    atomic_write_all([(paths.xlsx, lambda p: _write_workbook(result, p, sheets)),
+                      (paths.json, lambda p: p.write_text(manifest.dumps(doc), encoding="utf-8"))],
+                     commit=commit, run_id=run_id, ledger=review.path if review is not None else None)
     return paths
 
 
-def _write_workbook(result: Any, path: Path, findings: pl.DataFrame, rejected: pl.DataFrame,
-                    dispositions: tuple[str, ...], closed: pl.DataFrame | None,
-                    history: pl.DataFrame | None, notes: list[str], comparison: pl.DataFrame | None = None,
-                    summary_items: list[tuple[str, object]] | None = None) -> None:
+def _review_items(view: RunView) -> list[tuple[str, object]]:
+    """Summary rows from the ledger; `report_seal` with `run_id` lets review import prove the workbook is
+    a report of a run this ledger recorded."""
+    c = view.counts
+    return [
+        ("report_seal", view.seal), ("ledger", str(view.path)),
+        ("previous_run_date", view.previous_run_date or "(first run in this ledger)"),
+        ("findings_open", c["open"]), ("findings_closed", c["closed"]),
+        ("new", c["new"]), ("recurring", c["recurring"]), ("decided", c["decided"]),
+        ("resolved", c["resolved"]),
+    ]
+
+
+@dataclass(frozen=True)
+class _Sheets:
+    """What goes into the workbook besides the run result itself."""
+
+    findings: pl.DataFrame
+    rejected: pl.DataFrame
+    dispositions: tuple[str, ...]
+    closed: pl.DataFrame | None
+    notes: list[str]
+    summary_items: list[tuple[str, object]]
+    history: pl.DataFrame | None
+    comparison: pl.DataFrame | None
+
+
+def _write_workbook(result: Any, path: Path, sheets: _Sheets) -> None:
     wb = excel.new_workbook()
-    f_frame = excel.findings_frame(findings)
+    f_frame = excel.findings_frame(sheets.findings)
+    rejected = sheets.rejected
     overflow = [t for t in ("Findings", "Rejected")
                 if (f_frame if t == "Findings" else rejected).height > excel.DATA_ROWS_PER_SHEET]
-    notes = notes + [f"{t} has more rows than one sheet holds; it continues on sheets '{t} 2', ..."
-                     for t in overflow]
-    excel.write_summary(wb, _summary_info(result) + list(summary_items or []), _inputs_frame(result),
-                        _by_rule_frame(result, comparison), notes, history)
-    excel.write_table(wb, excel.SheetTable("Findings", f_frame, {"disposition": dispositions}))
+    notes = sheets.notes + [f"{t} has more rows than one sheet holds; it continues on sheets '{t} 2', ..."
+                            for t in overflow]
+    excel.write_summary(wb, _summary_info(result) + sheets.summary_items, _inputs_frame(result),
+                        _by_rule_frame(result, sheets.comparison), notes, sheets.history,
+                        _ignored_frame(result))
+    excel.write_table(wb, excel.SheetTable("Findings", f_frame, {"disposition": sheets.dispositions}))
     excel.write_table(wb, excel.SheetTable("Rejected", rejected.select(excel.REJECTED_SHEET_COLUMNS)))
     excel.write_table(wb, excel.SheetTable("Rules", excel.rules_frame(result.rules_version,
                                                                        result.rule_config)))
-    if closed is not None:
-        excel.write_table(wb, excel.SheetTable("Closed", excel.findings_frame(closed),
-                                               {"disposition": dispositions}))  # to reopen one
+    if sheets.closed is not None:
+        excel.write_table(wb, excel.SheetTable("Closed", excel.findings_frame(sheets.closed),
+                                               {"disposition": sheets.dispositions}))  # to reopen one
     excel.save(wb, path)
+
+
+def _ignored_frame(result: Any) -> pl.DataFrame:
+    """Folder entries deliberately not audited (hidden files, our own outputs, subfolders, duplicates)."""
+    rows = getattr(result, "ignored", None) or []
+    return pl.DataFrame({"ignored": [p for p, _ in rows], "reason": [r for _, r in rows]},
+                        schema={"ignored": pl.String, "reason": pl.String})
 
 
 def _summary_info(result: Any) -> list[tuple[str, object]]:

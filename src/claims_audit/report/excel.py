@@ -35,6 +35,7 @@ FINDINGS_SHEET_COLUMNS = [
 ]
 # outcome: row rejected | row audited without this value | file rejected
 REJECTED_SHEET_COLUMNS = ["source_file", "source_row", "column", "value", "problem", "outcome"]
+REVIEW_COLUMNS = ("disposition", "reviewer_note")  # text-formatted (number format '@') on Findings/Closed
 WIDTHS = {"finding_id": 18, "message": 60, "evidence": 50, "documented_approach": 30,
           "documented_site": 30, "problem": 60, "value": 30, "source_file": 32, "reference": 40,
           "why": 70, "checks": 60, "data": 50, "title": 40, "source": 50, "path": 40, "sha256": 66, "error": 50,
@@ -127,6 +128,9 @@ def write_table(wb: Workbook, table: SheetTable) -> list[str]:
                                     error="Pick one of the listed review outcomes.")
                 dv.add(f"{letter}2:{letter}{max(part.height + 1, 2)}")
                 ws.data_validations.append(dv)
+        for col in REVIEW_COLUMNS:  # what a reviewer types there stays text ("-see chart" is no formula)
+            if col in part.columns:
+                ws.column_dimensions[get_column_letter(part.columns.index(col) + 1)].number_format = "@"
         ws.append(_header(ws, part.columns))
         _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part))  # rows spliced in by save()
     return titles
@@ -163,7 +167,8 @@ def rules_frame(rules_version: str, config: RuleConfig) -> pl.DataFrame:
 
 
 def write_summary(wb: Workbook, info: list[tuple[str, object]], inputs: pl.DataFrame,
-                  by_rule: pl.DataFrame, notes: list[str], history: pl.DataFrame | None = None) -> None:
+                  by_rule: pl.DataFrame, notes: list[str], history: pl.DataFrame | None = None,
+                  ignored: pl.DataFrame | None = None) -> None:
     """Summary: run facts, each input's reconciliation, findings per rule with a bar chart.
 
     With the review ledger `by_rule` also carries the comparison with the previous run (new, recurring,
@@ -227,6 +232,11 @@ def write_summary(wb: Workbook, info: list[tuple[str, object]], inputs: pl.DataF
         trend.height, trend.width = 9, 18
         ws.add_chart(trend, "J22")
         row = end
+    if ignored is not None and ignored.height:  # folder entries deliberately not audited, and why
+        ws.append([])
+        ws.append(_header(ws, list(ignored.columns)))
+        for r in _rows(ws, clean_text_columns(ignored)):
+            ws.append(r)
     if notes:
         ws.append([])
         for n in notes:

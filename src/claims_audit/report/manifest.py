@@ -9,17 +9,17 @@ from .safety import neutralize
 
 
 def _safe(value: Any) -> Any:
-    """OWASP guidance: text that a spreadsheet could evaluate gets a leading quote."""
+    """OWASP guidance: text from the claims files that a spreadsheet could evaluate gets a leading quote."""
     if isinstance(value, str):
         return neutralize(value)
-    if isinstance(value, dict):
-        return {k: _safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_safe(v) for v in value]
     return value
 
 
 def build(result: Any, outputs: dict[str, str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest. Only text that comes from the claims files (header names, and the reasons that may
+    quote them) is neutralised; paths, delimiters, versions and the ledger section stay literal."""
     doc = {
         "run_date": result.run_date.isoformat(),
         "tool_version": result.tool_version,
@@ -28,18 +28,19 @@ def build(result: Any, outputs: dict[str, str], extra: dict[str, Any] | None = N
         "rule_config": result.rule_config.source,
         "inputs": [
             {"path": i.path, "sha256": i.sha256, "rows_read": i.rows_read, "rows_audited": i.rows_audited,
-             "rows_rejected": i.rows_rejected, "status": i.status, "error": i.error, "encoding": i.encoding,
-             "delimiter": i.delimiter, "unknown_columns": i.unknown_columns, "blank_lines": i.blank_lines,
-             "values_ignored": i.values_ignored}
+             "rows_rejected": i.rows_rejected, "status": i.status, "error": _safe(i.error),
+             "encoding": i.encoding, "delimiter": i.delimiter, "unknown_columns": _safe(i.unknown_columns),
+             "blank_lines": i.blank_lines, "values_ignored": i.values_ignored}
             for i in result.inputs
         ],
+        "ignored": [{"path": path, "reason": reason} for path, reason in getattr(result, "ignored", [])],
         "totals": result.totals,
         "findings_by_rule": result.findings_by_rule,
         "exit_code": int(result.exit_code),
         "outputs": outputs,
     }
     doc.update(extra or {})
-    return _safe(doc)
+    return doc
 
 
 def dumps(doc: dict[str, Any]) -> str:
