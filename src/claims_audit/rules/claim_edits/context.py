@@ -148,3 +148,21 @@ def modifier_side(ctx: EditContext) -> pl.Expr:
         .when(lft).then(pl.lit("left"))
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+
+
+def codes_edits_read(ctx: EditContext) -> tuple[list[str], list[list[str]]]:
+    """The procedure codes any claim edit can read, from the rule data alone: the audited and family codes
+    and every NCCI PTP partner of an audited code (as a list), and the E/M and procedure code ranges of the
+    global-surgery edit (as inclusive ranges)."""
+    ptp = ctx.rd.ptp.filter(pl.col("col1").is_in(ctx.audited) | pl.col("col2").is_in(ctx.audited))
+    partners = set(ptp.get_column("col1").to_list()) | set(ptp.get_column("col2").to_list())
+    codes = sorted(set(ctx.family) | set(ctx.audited) | partners)
+    return codes, [*ctx.em_ranges, *ctx.proc_ranges]
+
+
+def read_by_edits(ctx: EditContext) -> pl.Expr:
+    """True for the lines a claim edit may read (the rest can be dropped once validated): the lines a
+    streaming run keeps and a claims history stores. Every edit starts from one of these codes; a line of
+    any other code is never selected by any edit."""
+    codes, ranges = codes_edits_read(ctx)
+    return pl.col("procedure_code").is_in(codes) | code_in_ranges("procedure_code", ranges)
