@@ -16,7 +16,7 @@ def test_output_has_exactly_the_design_columns_and_types():
     expected = {
         "line_key": pl.Int64, "rule_id": pl.String, "severity": pl.String, "message": pl.String,
         "suggested_code": pl.String, "evidence": pl.String, "related_claim_id": pl.String,
-        "related_line_number": pl.Int64, "reference": pl.String,
+        "related_line_number": pl.Int64, "reference": pl.String, "related_line_key": pl.Int64,
     }
     clean = ce.apply(make_lines(line()))
     assert clean.is_empty()

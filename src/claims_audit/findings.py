@@ -20,7 +20,8 @@ FINDING_COLUMNS = [
     "finding_id", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
     "service_date", "procedure_code", "modifiers", "units", "dx_codes", "rule_id", "severity", "message",
     "suggested_code", "evidence", "doc_approach", "doc_vessel", "doc_side", "documented_approach",
-    "documented_site", "related_claim_id", "related_line_number", "reference", "line_fingerprint",
+    "documented_site", "related_claim_id", "related_line_number", "related_source", "reference",
+    "line_fingerprint",
 ]
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "review": 2, "info": 3}
@@ -93,9 +94,33 @@ def with_ignored_note(df: pl.DataFrame) -> pl.DataFrame:
                            .otherwise(pl.col("message")).alias("message"))
 
 
-def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None = None) -> pl.DataFrame:
+def related_sources(output: pl.DataFrame, lines: pl.DataFrame, history: pl.DataFrame | None = None
+                    ) -> pl.DataFrame:
+    """related_line_key -> related_source: where the related line of a claim-level finding came from
+    ("file row N" for tonight's lines; "file row N, run YYYY-MM-DD" for a line of the claims history,
+    whose line_key is negative; `history` holds line_key and history_source for those)."""
+    keys = output.select(pl.col("related_line_key").drop_nulls().unique())
+    tonight = keys.filter(pl.col("related_line_key") >= 0).join(
+        lines.select(pl.col("line_key").alias("related_line_key"),
+                     pl.format("{} row {}", "source_file", "source_row").alias("related_source")),
+        on="related_line_key", how="left")
+    if history is None or history.is_empty():
+        return tonight
+    earlier = keys.filter(pl.col("related_line_key") < 0).join(
+        history.select(pl.col("line_key").alias("related_line_key"),
+                       pl.col("history_source").alias("related_source")), on="related_line_key", how="left")
+    return pl.concat([tonight, earlier])
+
+
+def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None = None,
+             history: pl.DataFrame | None = None) -> pl.DataFrame:
     """Join rule output to its lines (and the documentation classification of 34421 lines, `doc`), and
-    order the findings deterministically."""
+    order the findings deterministically. `history`: the claims-history lines the rules saw (their
+    line_key is negative; no finding sits on one), to name the source of a related history line."""
+    if "related_line_key" not in output.columns:
+        output = output.with_columns(pl.lit(None, pl.Int64).alias("related_line_key"))
+    output = output.join(related_sources(output, lines, history), on="related_line_key", how="left",
+                         maintain_order="left")
     doc_cols = [c for c in ("doc_approach", "doc_vessel", "doc_side") if doc is not None and c in doc.columns]
     keep = ["line_key", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
             "service_date", "procedure_code", "units", "documented_approach", "documented_site", "op_note",

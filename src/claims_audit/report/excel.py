@@ -30,8 +30,8 @@ FINDINGS_SHEET_COLUMNS = [
     "finding_id", "status", "source_file", "source_row", "claim_id", "line_number", "member_id",
     "rendering_npi", "service_date", "procedure_code", "modifiers", "units", "dx_codes", "rule_id",
     "severity", "message", "suggested_code", "evidence", "doc_approach", "doc_vessel", "doc_side",
-    "documented_approach", "documented_site", "related_claim_id", "related_line_number", "reference",
-    "previous_disposition", "previous_note", "disposition", "reviewer_note",
+    "documented_approach", "documented_site", "related_claim_id", "related_line_number", "related_source",
+    "reference", "previous_disposition", "previous_note", "disposition", "reviewer_note",
 ]
 # outcome: row rejected | row audited without this value | file rejected
 REJECTED_SHEET_COLUMNS = ["source_file", "source_row", "column", "value", "problem", "outcome"]

@@ -32,6 +32,8 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "related_claim_id": pl.String(),
     "related_line_number": pl.Int64(),
     "reference": pl.String(),
+    # the line_key of the related line (internal: the Findings sheet shows its claim, line and source)
+    "related_line_key": pl.Int64(),
 }
 CATALOGUE_KEYS = ("id", "title", "checks", "why", "source")
 

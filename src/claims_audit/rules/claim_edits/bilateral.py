@@ -76,6 +76,7 @@ def bilateral_format(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFrame:
         message=message,
         evidence=pl.format("units {}, modifiers {}, date {}", as_text("units"), pl.col("mods"), date_text("service_date")),
         related_claim_id=pl.when(related).then(pl.col("opp_claim")).otherwise(None),
+        related_line_key=pl.when(related).then(pl.col("opp_key")).otherwise(None),
         related_line_number=pl.when(related).then(pl.col("opp_line")).otherwise(None),
         reference=pl.format(
             "PFS {} bilateral surgery indicator {}, {}, effective {}",

@@ -80,6 +80,7 @@ def finish(df: pl.DataFrame, rule_id: str, **exprs: pl.Expr) -> pl.DataFrame:
         "related_claim_id": pl.lit(None),
         "related_line_number": pl.lit(None),
         "reference": pl.lit(None),
+        "related_line_key": pl.lit(None),
     }
     defaults.update(exprs)
     return df.select([defaults[c].cast(t).alias(c) for c, t in OUTPUT_SCHEMA.items()])

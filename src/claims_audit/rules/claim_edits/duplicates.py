@@ -58,6 +58,7 @@ def duplicate_lines(lines: pl.DataFrame, ctx: EditContext) -> pl.DataFrame:
             as_text("rendering_npi", "none"), pl.col("source_file"), as_text("source_row"),
         ),
         related_claim_id=pl.col("first_claim"),
+        related_line_key=pl.col("first_key"),
         related_line_number=pl.col("first_line"),
         reference=pl.lit(
             "claims-audit duplicate rule: same member, date of service, code, modifiers and rendering NPI"

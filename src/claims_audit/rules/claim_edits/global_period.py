@@ -129,6 +129,7 @@ def global_period_findings(lines: pl.DataFrame, ctx: EditContext, audited: pl.Da
             pl.col("npi_key"),
         ),
         related_claim_id=pl.col("a_claim"),
+        related_line_key=pl.col("a_key"),
         related_line_number=pl.col("a_line"),
         reference=pl.format(
             "PFS {} global days {}, {}, effective {}",

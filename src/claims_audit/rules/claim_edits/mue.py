@@ -62,6 +62,7 @@ def mue_excess(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFrame:
             as_text("units"), as_text("counted"), date_text("service_date"),
         ),
         related_claim_id=pl.when(is_first).then(None).otherwise(pl.col("first_claim")),
+        related_line_key=pl.when(is_first).then(None).otherwise(pl.col("first_key")),
         related_line_number=pl.when(is_first).then(None).otherwise(pl.col("first_line")),
         reference=pl.format(
             "NCCI MUE {} ({}): {} unit(s), MAI {} ({}), effective {}",

@@ -104,6 +104,7 @@ def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) 
             pl.col("mods_1"),
         ),
         related_claim_id=pl.col("claim_id_1"),
+        related_line_key=pl.col("line_key_1"),
         related_line_number=pl.col("line_number_1"),
         reference=ref,
     )
