@@ -15,10 +15,12 @@ from claims_audit.readers import RawTable
 
 
 def _lines(n: int, seed: int) -> pl.DataFrame:
+    layout = load_layout()
     frame = sample.generate(n, seed=seed).with_row_index("source_row", offset=2).with_columns(
         pl.col("source_row").cast(pl.Int64))
+    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in layout.names if c not in frame.columns)
     checked = validate(RawTable(frame, frame.height, pl.DataFrame(schema={
-        "source_row": pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String})), load_layout())
+        "source_row": pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String})), layout)
     return checked.lines.with_columns(pl.lit("x.csv").alias("source_file")).with_row_index("line_key").with_columns(
         pl.col("line_key").cast(pl.Int64))
 

@@ -53,9 +53,24 @@ def ledger_run_id(ledger: Path, day: str) -> str | None:
 
 
 def files(out: Path) -> dict[str, bytes]:
-    """The report files (not the ledger, whose WAL files come and go)."""
+    """The report files (not the ledger, whose WAL files come and go, nor the claims-history folder,
+    whose files are history exactly when the ledger lists them: see `assert_agree`)."""
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())
-            if "ledger" not in p.name and not p.name.startswith(".")}
+            if "ledger" not in p.name and not p.name.startswith(".") and p.is_file()}
+
+
+def history_listed_and_present(out: Path) -> None:
+    """Every history file the ledger's catalog lists exists (unlisted ones are leftovers, not history)."""
+    path = out / "claims-audit-ledger.sqlite"
+    if not path.exists():
+        return
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = {t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        listed = [f for (f,) in con.execute("SELECT file FROM history_batches")] if "history_batches" in tables else []
+    finally:
+        con.close()
+    assert all((out / "claims-audit-history" / f).exists() for f in listed), listed
 
 
 def hidden(out: Path) -> list[str]:
@@ -64,6 +79,7 @@ def hidden(out: Path) -> list[str]:
 
 def assert_agree(out: Path, day: str) -> None:
     """The report of `day` in `out` is the run the ledger recorded for that date (or neither exists)."""
+    history_listed_and_present(out)
     xlsx = out / f"claims-audit-{day}.xlsx"
     recorded = ledger_run_id(out / "claims-audit-ledger.sqlite", day)
     if not xlsx.exists():

@@ -27,4 +27,4 @@ def test_wheel_contains_schemas_and_rule_data_and_runs_from_site_packages(tmp_pa
             "assert str(s.schemas_dir()).startswith(sys.argv[1]); print(len(s.load_layout().names))")
     out = subprocess.run([sys.executable, "-c", code, str(target)], check=True, capture_output=True, text=True,
                          cwd=tmp_path, timeout=120)
-    assert out.stdout.strip() == "28"
+    assert out.stdout.strip() == "30"

@@ -12,6 +12,7 @@ folder.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,17 +35,23 @@ class Outcome:
 def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | None = None,
           schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: Path | None = None,
-          no_ledger: bool = False, records: Path | None = None) -> Outcome:
+          no_ledger: bool = False, records: Path | None = None, history: Path | None = None,
+          no_history: bool = False) -> Outcome:
     """Run the audit and write its report.
 
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
-    without one (no statuses, no Closed sheet, nothing recorded).
+    without one (no statuses, no Closed sheet, nothing recorded; implies `no_history`). `history`: the
+    claims-history folder (default: claims-audit-history beside the ledger); `no_history`: audit tonight's
+    lines on their own and record nothing in history.
     """
+    from .history import History, default_folder
     from .ledger import Ledger, default_path
 
     _check_out(out)
     if ledger is not None and no_ledger:
         raise UsageError("--ledger and --no-ledger cannot be used together")
+    if history is not None and (no_history or no_ledger):
+        raise UsageError("--history cannot be used with --no-history or --no-ledger")
     outcomes = rule_config.review_outcomes
     if mask:  # fail on a missing key before hours of work, not after
         from .report import mask_key
@@ -53,10 +60,13 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     # an existing ledger is checked now (not a ledger, too new, ...); a new one is created only when the
     # run has something to record
     store = Ledger.open(ledger_path) if ledger_path is not None and ledger_path.exists() else None
+    history_folder = None if no_ledger or no_history else Path(history or default_folder(ledger_path))
     try:
         recover(out, _committed)  # leftovers of a killed run into this folder
+        # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
+        reader = History(history_folder, store) if history_folder is not None else None
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, progress=progress, records=records)
+                              rule_config=rule_config, progress=progress, records=records, history=reader)
         if progress:
             progress("writing report", 1, 1)
         if ledger_path is None:
@@ -64,16 +74,39 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
             return Outcome(result, report)
         store = store or Ledger.open(ledger_path, create=True)
         run_id = new_run_id()
-        with store.transaction():
-            view = store.record_run(result.findings, run_date=result.run_date,
-                                    tool_version=result.tool_version, rules_version=result.rules_version,
-                                    outcomes=outcomes, run_id=run_id,
-                                    report_path=str(report_paths(out, result.run_date).xlsx))
-            report = write_reports(result, out, view, mask=mask, commit=store.commit)
+        written: list[Path] = []
+        try:
+            with store.transaction():
+                view = store.record_run(result.findings, run_date=result.run_date,
+                                        tool_version=result.tool_version, rules_version=result.rules_version,
+                                        outcomes=outcomes, run_id=run_id,
+                                        report_path=str(report_paths(out, result.run_date).xlsx))
+                if history_folder is not None:
+                    written = _record_history(History(history_folder, store), result, run_id)
+                report = write_reports(result, out, view, mask=mask, commit=store.commit)
+        except BaseException:
+            for path in written:  # never listed: not history (the next writer would remove it too)
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
         return Outcome(result, report, view)
     finally:
         if store is not None:
             store.close()
+
+
+def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> list[Path]:
+    """Tonight's lines into history and the automatic prune (inside the ledger's transaction)."""
+    from .history import Windows
+    from .ruledata import load
+
+    night = result.history
+    night.consulted.recorded, path = history.record(
+        night.to_record, kind="run", run_id=run_id, run_date=result.run_date, sources=night.sources,
+        superseded=night.superseded)
+    retention = Windows.from_policy(load().policy).retention_days
+    night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=retention))
+    return [path] if path is not None else []
 
 
 def _check_out(out: Path) -> None:

@@ -102,6 +102,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN run_id TEXT",
         "ALTER TABLE imports ADD COLUMN report_run_id TEXT",
     ),
+    (  # 3: the catalog of the claims history (claims_audit.history): its files change with the ledger
+        """CREATE TABLE history_key (
+               id INTEGER PRIMARY KEY CHECK (id = 1), key TEXT NOT NULL)""",
+        "INSERT INTO history_key VALUES (1, lower(hex(randomblob(32))))",
+        """CREATE TABLE history_batches (
+               batch_id INTEGER PRIMARY KEY AUTOINCREMENT, folder TEXT NOT NULL, file TEXT NOT NULL,
+               kind TEXT NOT NULL CHECK (kind IN ('run', 'import')), run_id TEXT, run_date TEXT NOT NULL,
+               recorded_at TEXT NOT NULL, lines INTEGER NOT NULL, min_date TEXT, max_date TEXT)""",
+        "CREATE INDEX history_batches_folder ON history_batches (folder, run_date)",
+        """CREATE TABLE history_sources (
+               batch_id INTEGER NOT NULL REFERENCES history_batches(batch_id) ON DELETE CASCADE,
+               source_file TEXT NOT NULL, source_sha256 TEXT NOT NULL, lines INTEGER NOT NULL)""",
+        "CREATE INDEX history_sources_sha ON history_sources (source_sha256)",
+        """CREATE TABLE history_superseded (
+               batch_id INTEGER NOT NULL REFERENCES history_batches(batch_id) ON DELETE CASCADE,
+               claim_id TEXT NOT NULL, frequency TEXT NOT NULL)""",
+        "CREATE INDEX history_superseded_claim ON history_superseded (claim_id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -303,6 +321,12 @@ class Ledger:
             hint = " (is its disk full?)" if "I/O error" in str(exc) else ""
             after = "; nothing was changed in it" if doing == "written" else ""
             raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}{hint}{after}") from None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for writes by a store that shares this file's transaction (the claims
+        history's catalog); use it inside :meth:`transaction` only."""
+        return self._con
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

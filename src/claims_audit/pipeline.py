@@ -64,6 +64,7 @@ class AuditResult:
     extra: dict[str, Any] = field(default_factory=dict)
     records: Any = None  # records.Records when the run read a --records folder
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) deliberately not audited
+    history: Any = None  # history.Night when the run consulted the claims history
 
     @property
     def totals(self) -> dict[str, int]:
@@ -90,11 +91,13 @@ class AuditResult:
 
 def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path: str | Path | None = None,
         mapping_path: str | Path | None = None, rule_config: RuleConfig = DEFAULT,
-        progress: Progress | None = None, records: str | Path | None = None) -> AuditResult:
+        progress: Progress | None = None, records: str | Path | None = None,
+        history: Any = None) -> AuditResult:
     """Audit every input; raise only for usage/configuration problems or a failed reconciliation.
 
     ``records``: a folder of medical records read as the operative notes of the lines they name
-    (claims_audit.records)."""
+    (claims_audit.records). ``history``: the claims history (:class:`claims_audit.history.History`)
+    the history-aware edits read beside tonight's lines; the caller records tonight's lines in it."""
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
     validate_mapping(mapping, layout)
@@ -120,14 +123,19 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
             progress("reading medical records", len(inputs), len(inputs))
         audited = lines.filter(pl.col("procedure_code").is_in(list(ruledata.audited_codes())))
         records = records_mod.load(records, lines, audited)
-    doc, output = apply_rules(lines, rule_config, records)
-    findings = assemble(lines, output, doc)
+    night = None
+    if history is not None:
+        if progress:
+            progress("reading the claims history", len(inputs), len(inputs))
+        night = _against_history(history, lines, summaries, run_date or dt.date.today(), rule_config)
+    doc, output = apply_rules(lines, rule_config, records, night)
+    findings = assemble(lines, output, doc, night.history_lines if night is not None else None)
     rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_COLUMNS)
     result = AuditResult(
         run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
         rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config, records=records,
-        ignored=[(i.display, i.ignored) for i in found if i.ignored is not None])
+        ignored=[(i.display, i.ignored) for i in found if i.ignored is not None], history=night)
     reconcile(result, lines.height)
     return result
 
@@ -182,7 +190,18 @@ def _concat_lines(frames: list[pl.DataFrame], layout: Layout) -> pl.DataFrame:
     return lines.with_row_index("line_key").with_columns(pl.col("line_key").cast(pl.Int64))
 
 
-def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any = None
+def _against_history(history: Any, lines: pl.DataFrame, summaries: list[InputSummary], run_date: dt.date,
+                     config: RuleConfig) -> Any:
+    from .history import Windows, prepare
+    from .rules.claim_edits.context import EditContext, read_by_edits
+
+    context = EditContext(ruledata.load(), config)
+    shas = {s.path: s.sha256 for s in summaries if s.sha256 and s.status != "rejected"}
+    return prepare(history, lines, run_date=run_date, shas=shas, keep=read_by_edits(context),
+                   audited=context.audited, family=context.family, windows=Windows.from_policy(context.policy))
+
+
+def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any = None, night: Any = None
                 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every registered rule over the whole run.
 
@@ -199,7 +218,11 @@ def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any 
     else:
         classified = documentation.classify(target)
     doc = classified.select("line_key", *[c for c in classified.columns if c.startswith("doc_")])
-    output = registry.evaluate(rule_inputs(lines, config, classified=classified), config)
+    if night is None:
+        output = registry.evaluate(rule_inputs(lines, config, classified=classified), config)
+    else:  # the edits see tonight's lines beside history's; findings sit on tonight's lines only
+        output = registry.evaluate(rule_inputs(night.edit_lines, config, classified=classified), config)
+        output = output.filter((pl.col("line_key") >= 0) & ~pl.col("line_key").is_in(night.silent))
     return doc, output.select(list(OUTPUT_SCHEMA))
 
 

@@ -122,6 +122,9 @@ def write_reports(result: Any, out_dir: Path, review: RunView | None = None, *, 
     extra: dict[str, Any] = {"run_id": run_id}
     if review is not None:
         extra["ledger"] = review.manifest()
+    if getattr(result, "history", None) is not None:  # the claims history: what the run consulted
+        summary_items += result.history.consulted.summary_rows()
+        extra["history"] = result.history.consulted.manifest()
     if getattr(result, "records", None) is not None:  # --records: what was read, and what could not be
         notes += result.records.notes()
         summary_items += result.records.summary_rows()

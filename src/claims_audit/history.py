@@ -1,0 +1,432 @@
+"""The claims history: each night is audited against the member's earlier claims.
+
+Every run records, with its report, the audited lines that a claim edit can read (the audited code, its
+family, the NCCI partners of the audited code, E/M visits and procedures: :func:`read_by_edits`, derived
+from the rule data) with only the columns the edits read (never documentation text). The next nights'
+history-aware edits (PTP, MUE, bilateral, duplicates, global period) see tonight's lines together with the
+history lines inside their windows (rule data: ``claim_edit_policy.yaml`` ``history``); a finding caused
+by a history line sits on tonight's line and names the earlier one.
+
+Storage (chosen for speed at payer volume): one Parquet file per run or back-fill in a folder
+(``claims-audit-history/`` beside the ledger by default), and a catalog of those files in the review
+ledger's SQLite file. The catalog rows are written in the same transaction as the run's ledger record, so
+a file is part of history exactly when the run that wrote it committed: a killed or failed run leaves an
+unlisted file behind, which the next writer removes. Member ids are stored only as a keyed hash (BLAKE2b
+under a secret kept in the ledger), so history holds no member id in the clear.
+
+Replacements and voids (``claim_frequency`` 7 / 8 naming ``original_claim_id``): a void removes the
+original claim's lines from history and raises no finding itself; a replacement supersedes every line of
+the original. Lines are identified by their source file's SHA-256 and row: a file already recorded is the
+same lines whatever the run date, so running a night again never double-counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .errors import ConfigError, ExitCode, LedgerError
+from .rules.claim_edits.context import DX, MODIFIERS
+
+DEFAULT_NAME = "claims-audit-history"
+VOID, REPLACEMENT = "8", "7"
+FILE_PATTERN = re.compile(r"^history-(?P<id>[0-9a-f]{32})\.parquet$")
+STORED = {
+    "member_key": pl.Int64, "service_date": pl.Date, "procedure_code": pl.String,
+    **{m: pl.String for m in MODIFIERS}, "units": pl.Int64, "rendering_npi": pl.String,
+    "claim_id": pl.String, "line_number": pl.Int64, **{d: pl.String for d in DX},
+    "claim_frequency": pl.String, "source_file": pl.String, "source_sha256": pl.String,
+    "source_row": pl.Int64, "run_date": pl.Date,
+}
+
+
+def default_folder(ledger_path: Path) -> Path:
+    """The history folder beside a ledger (the default of `run --history`)."""
+    return Path(ledger_path).parent / DEFAULT_NAME
+
+
+@dataclass(frozen=True)
+class Windows:
+    """From the rule data: days before/after a date of service the edits compare, and retention."""
+
+    before: int
+    after: int
+    retention_days: int
+
+    @classmethod
+    def from_policy(cls, policy: dict[str, Any]) -> Windows:
+        spec = policy.get("history") or {}
+        windows = spec.get("windows") or {}
+        try:
+            before = max(int(w["before"]) for w in windows.values())
+            after = max(int(w["after"]) for w in windows.values())
+            retention = int(spec["retention_days"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError("rule data claim_edit_policy.yaml: 'history' needs retention_days and "
+                              "windows with before/after days") from None
+        if retention < max(before, after):
+            raise ConfigError("rule data claim_edit_policy.yaml: history retention_days must cover the "
+                              "largest window")
+        return cls(before, after, retention)
+
+
+@dataclass
+class Consulted:
+    """What a run took from history (for the Summary sheet and the manifest)."""
+
+    folder: str
+    batches: int = 0
+    lines: int = 0  # history lines the edits saw
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
+    recorded: int = 0  # tonight's lines added to history
+    pruned: int = 0
+    already_recorded: list[str] = field(default_factory=list)  # inputs whose content history held
+    unmatched_adjustments: int = 0  # replacements/voids naming a claim history does not hold
+
+    def manifest(self) -> dict[str, Any]:
+        return {"folder": self.folder, "batches_consulted": self.batches, "lines_consulted": self.lines,
+                "first_date": self.first_date.isoformat() if self.first_date else None,
+                "last_date": self.last_date.isoformat() if self.last_date else None,
+                "lines_recorded": self.recorded, "lines_pruned": self.pruned,
+                "inputs_already_recorded": self.already_recorded,
+                "adjustments_without_original": self.unmatched_adjustments}
+
+    def summary_rows(self) -> list[tuple[str, object]]:
+        dates = (f"{self.first_date.isoformat()} to {self.last_date.isoformat()}" if self.first_date
+                 else "(none)")
+        return [("history_lines_consulted", self.lines), ("history_dates_consulted", dates),
+                ("history_lines_recorded", self.recorded)]
+
+
+class History:
+    """A history folder and its catalog in an open ledger (:class:`claims_audit.ledger.Ledger`); with no
+    ledger yet (a first run) an empty history."""
+
+    def __init__(self, folder: Path, ledger: Any):
+        self.folder = Path(folder).resolve()
+        self.ledger = ledger
+        self._run_key = secrets.token_bytes(32)  # keys tonight's members while there is no ledger
+        if self.folder.exists() and not self.folder.is_dir():
+            raise LedgerError(f"--history {folder} is a file; give a folder", ExitCode.USAGE)
+
+    # -- member keys --------------------------------------------------------------------------------
+
+    def _key(self) -> bytes:
+        if self.ledger is None:
+            return self._run_key
+        rows = self.ledger.query("SELECT key FROM history_key WHERE id = 1")
+        if not rows:
+            raise LedgerError(f"ledger {self.ledger.path} has no history key (damaged?)", ExitCode.USAGE)
+        return bytes.fromhex(rows[0][0])
+
+    def member_keys(self, members: pl.Series) -> pl.Series:
+        """Keyed BLAKE2b (64 bits) of each member id: equal ids give equal keys, and the id itself is
+        not in history. One hash per distinct member."""
+        key = self._key()
+        distinct = members.drop_nulls().unique().to_list()
+        table = {m: int.from_bytes(hashlib.blake2b(m.encode("utf-8"), digest_size=8, key=key).digest(),
+                                   "big", signed=True) for m in distinct}
+        return members.replace_strict(table, default=None, return_dtype=pl.Int64).alias("member_key")
+
+    # -- the catalog ----------------------------------------------------------------------------------
+
+    def _batches(self, before: dt.date | None) -> pl.DataFrame:
+        """Catalog rows of this folder visible to a run of `before` (earlier nights and back-fills)."""
+        if self.ledger is None:
+            return pl.DataFrame(schema={"batch_id": pl.Int64, "file": pl.String, "kind": pl.String,
+                                        "run_date": pl.String, "lines": pl.Int64, "min_date": pl.String,
+                                        "max_date": pl.String})
+        sql = ("SELECT batch_id, file, kind, run_date, lines, min_date, max_date FROM history_batches "
+               "WHERE folder = ?")
+        params: list[Any] = [str(self.folder)]
+        if before is not None:
+            sql += " AND (kind = 'import' OR run_date < ?)"
+            params.append(before.isoformat())
+        rows = self.ledger.query(sql + " ORDER BY batch_id", params)
+        return pl.DataFrame(rows, schema={"batch_id": pl.Int64, "file": pl.String, "kind": pl.String,
+                                          "run_date": pl.String, "lines": pl.Int64, "min_date": pl.String,
+                                          "max_date": pl.String}, orient="row")
+
+    def recorded_shas(self, shas: list[str]) -> set[str]:
+        """Which of these source checksums history already holds (in this folder)."""
+        if not shas or self.ledger is None:
+            return set()
+        marks = ",".join("?" * len(shas))
+        rows = self.ledger.query(
+            f"SELECT DISTINCT s.source_sha256 FROM history_sources s JOIN history_batches b USING (batch_id) "
+            f"WHERE b.folder = ? AND s.source_sha256 IN ({marks})", [str(self.folder), *shas])
+        return {r[0] for r in rows}
+
+    def _superseded(self) -> pl.DataFrame:
+        rows = self.ledger.query(
+            "SELECT x.claim_id, max(x.batch_id) FROM history_superseded x JOIN history_batches b "
+            "USING (batch_id) WHERE b.folder = ? GROUP BY x.claim_id", [str(self.folder)])
+        return pl.DataFrame(rows, schema={"claim_id": pl.String, "superseded_in": pl.Int64}, orient="row")
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def lookup(self, tonight: pl.DataFrame, *, run_date: dt.date, audited: list[str], family: list[str],
+               windows: Windows, exclude_shas: set[str], adjusted_claims: list[str],
+               claim_lines: pl.DataFrame) -> tuple[pl.DataFrame, Consulted]:
+        """The history lines the history-aware edits need beside `tonight` (lines with member_key,
+        service_date, procedure_code): lines of members with an audited line tonight, audited lines of
+        tonight's members, and same-date lines of tonight's family codes, inside the windows. Only the
+        members and dates tonight touches are read. A claim line tonight carries again (`claim_lines`:
+        claim_id, line_number) is tonight's version: its earlier copy is not history beside it."""
+        consulted = Consulted(str(self.folder))
+        batches = self._batches(run_date)
+        if batches.is_empty() or tonight.is_empty():
+            return _empty_history(), consulted
+        lo = tonight.get_column("service_date").min() - dt.timedelta(days=windows.before)
+        hi = tonight.get_column("service_date").max() + dt.timedelta(days=windows.after)
+        in_window = batches.filter((pl.col("max_date") >= lo.isoformat()) & (pl.col("min_date") <= hi.isoformat()))
+        files = [self.folder / f for f in in_window.get_column("file").to_list()]
+        missing = [f for f in files if not f.exists()]
+        if missing:
+            raise LedgerError(f"claims history {self.folder} lacks {missing[0].name}, which the ledger lists: "
+                              "the folder was changed by hand; restore it or use --no-history",
+                              ExitCode.USAGE)
+        if not files:
+            return _empty_history(), consulted
+        members = tonight.get_column("member_key").unique()
+        found = self._scan(files, in_window, members, lo, hi, exclude_shas)
+        found = self._relevant(found, tonight, audited, family, adjusted_claims)
+        found = found.join(claim_lines, on=["claim_id", "line_number"], how="anti", maintain_order="left")
+        consulted.batches = found.get_column("batch_id").n_unique() if found.height else 0
+        consulted.lines = found.height
+        if found.height:
+            consulted.first_date = found.get_column("service_date").min()
+            consulted.last_date = found.get_column("service_date").max()
+        return found, consulted
+
+    def holds_claims(self, claims: list[str], run_date: dt.date) -> set[str]:
+        """Which of `claims` have lines in the history a run of `run_date` sees (read only when a night
+        carries replacements or voids)."""
+        files = [self.folder / f for f in self._batches(run_date).get_column("file").to_list()]
+        if not files or not claims:
+            return set()
+        found = (pl.scan_parquet(files).select("claim_id").filter(pl.col("claim_id").is_in(claims))
+                 .unique().collect())
+        return set(found.get_column("claim_id").to_list())
+
+    def _scan(self, files: list[Path], batches: pl.DataFrame, members: pl.Series, lo: dt.date, hi: dt.date,
+              exclude_shas: set[str]) -> pl.DataFrame:
+        ids = dict(zip(batches.get_column("file").to_list(), batches.get_column("batch_id").to_list()))
+        try:
+            frames = [pl.scan_parquet(f).with_columns(pl.lit(ids[f.name], pl.Int64).alias("batch_id"))
+                      for f in files]
+            found = (pl.concat(frames, how="vertical")
+                     .filter(pl.col("member_key").is_in(members.implode())
+                             & pl.col("service_date").is_between(lo, hi)
+                             & ~pl.col("source_sha256").is_in(sorted(exclude_shas)))
+                     .collect())
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise LedgerError(f"claims history {self.folder} cannot be read ({type(exc).__name__}): a file is "
+                              "damaged; restore the folder or use --no-history", ExitCode.USAGE) from None
+        return found
+
+    def _relevant(self, found: pl.DataFrame, tonight: pl.DataFrame, audited: list[str], family: list[str],
+                  adjusted_claims: list[str]) -> pl.DataFrame:
+        if found.is_empty():
+            return found
+        superseded = self._superseded()
+        found = found.join(superseded, on="claim_id", how="left").filter(
+            pl.col("superseded_in").is_null() | (pl.col("superseded_in") <= pl.col("batch_id"))
+        ).drop("superseded_in")
+        found = found.filter(~pl.col("claim_id").is_in(adjusted_claims))
+        with_audited = tonight.filter(pl.col("procedure_code").is_in(audited)).get_column("member_key").unique()
+        same_day = tonight.filter(pl.col("procedure_code").is_in(family)).select(
+            "member_key", "service_date", "procedure_code").unique().with_columns(pl.lit(True).alias("_same"))
+        found = found.join(same_day, on=["member_key", "service_date", "procedure_code"], how="left")
+        keep = (pl.col("member_key").is_in(with_audited.implode()) | pl.col("procedure_code").is_in(audited)
+                | pl.col("_same").fill_null(False))
+        return found.filter(keep).drop("_same").sort("batch_id", "source_file", "source_row")
+
+    # -- writing (inside the ledger's write transaction) ----------------------------------------------
+
+    def record(self, lines: pl.DataFrame, *, kind: str, run_id: str | None, run_date: dt.date,
+               sources: list[tuple[str, str]], superseded: list[tuple[str, str]]) -> tuple[int, Path | None]:
+        """Add `lines` (STORED columns but run_date, member_id instead of member_key) as one batch, with the files they came from
+        ((source_file, sha256)) and the claims they supersede ((claim_id, frequency)). Call inside the
+        ledger's transaction: the file is written now and becomes history when the ledger commits.
+        Returns the number of lines and the file written (for removal if the transaction fails)."""
+        con = self.ledger.connection
+        self._remove_unlisted()  # before this transaction unlists anything: those files stay until it commits
+        if kind == "run":  # running a night again replaces what that night recorded
+            con.execute("DELETE FROM history_batches WHERE folder = ? AND kind = 'run' AND run_date = ?",
+                        (str(self.folder), run_date.isoformat()))
+        if lines.is_empty() and not superseded:
+            return 0, None
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.folder / f"history-{secrets.token_hex(16)}.parquet"
+        if "member_key" not in lines.columns:
+            lines = lines.with_columns(self.member_keys(lines.get_column("member_id")))
+        frame = lines.with_columns(pl.lit(run_date).alias("run_date")).select(
+            [pl.col(c).cast(t) for c, t in STORED.items()]).sort("member_key", "service_date")
+        try:
+            frame.write_parquet(path, compression="zstd", statistics=True)
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise LedgerError(f"claims history {self.folder} cannot be written: {exc.strerror or exc}") from None
+        dates = frame.get_column("service_date")
+        cur = con.execute(
+            "INSERT INTO history_batches (folder, file, kind, run_id, run_date, recorded_at, lines, min_date, "
+            "max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (str(self.folder), path.name, kind, run_id, run_date.isoformat(),
+             dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), frame.height,
+             dates.min().isoformat() if frame.height else None, dates.max().isoformat() if frame.height else None))
+        batch = int(cur.lastrowid)
+        counts = dict(frame.group_by("source_sha256").len().iter_rows()) if frame.height else {}
+        con.executemany("INSERT INTO history_sources VALUES (?, ?, ?, ?)",
+                        [(batch, name, sha, int(counts.get(sha, 0))) for name, sha in sources])
+        con.executemany("INSERT INTO history_superseded VALUES (?, ?, ?)",
+                        [(batch, claim, freq) for claim, freq in superseded])
+        return frame.height, path
+
+    def prune(self, before: dt.date) -> int:
+        """Drop every line with a date of service before `before` (inside the ledger's transaction):
+        files wholly older are unlisted (removed by the next writer), partly older ones rewritten."""
+        con = self.ledger.connection
+        old = self.ledger.query(
+            "SELECT batch_id, file, max_date, lines FROM history_batches WHERE folder = ? AND min_date < ?",
+            [str(self.folder), before.isoformat()])
+        dropped = 0
+        for batch, name, max_date, count in old:
+            if max_date < before.isoformat():
+                con.execute("DELETE FROM history_batches WHERE batch_id = ?", (batch,))
+                dropped += count
+                continue
+            kept = pl.read_parquet(self.folder / name).filter(pl.col("service_date") >= before)
+            path = self.folder / f"history-{secrets.token_hex(16)}.parquet"
+            kept.write_parquet(path, compression="zstd", statistics=True)
+            os.chmod(path, 0o600)
+            con.execute("UPDATE history_batches SET file = ?, lines = ?, min_date = ? WHERE batch_id = ?",
+                        (path.name, kept.height, kept.get_column("service_date").min().isoformat(), batch))
+            dropped += count - kept.height
+        return dropped
+
+    def _remove_unlisted(self) -> None:
+        """Files of runs that never committed (killed, failed) or batches dropped since: not history.
+        Called at the start of a write transaction (which holds the ledger's write lock), before it
+        unlists anything itself: a file this transaction unlists is removed by the next writer, after
+        this one committed, so a failed commit never loses a file the ledger still lists."""
+        if not self.folder.is_dir():
+            return
+        listed = {r[0] for r in self.ledger.query("SELECT file FROM history_batches WHERE folder = ?",
+                                                  [str(self.folder)])}
+        for entry in self.folder.iterdir():
+            if FILE_PATTERN.match(entry.name) and entry.name not in listed:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+    # -- status ---------------------------------------------------------------------------------------
+
+    def status(self) -> pl.DataFrame:
+        """One row per source file history holds: lines, first and last date of service, batches."""
+        rows = self.ledger.query(
+            "SELECT s.source_file, s.source_sha256, b.kind, b.run_date, s.lines, b.min_date, b.max_date "
+            "FROM history_sources s JOIN history_batches b USING (batch_id) WHERE b.folder = ? "
+            "ORDER BY b.batch_id, s.source_file", [str(self.folder)])
+        return pl.DataFrame(rows, schema={"source_file": pl.String, "sha256": pl.String, "kind": pl.String,
+                                          "run_date": pl.String, "lines": pl.Int64, "first_date": pl.String,
+                                          "last_date": pl.String}, orient="row")
+
+    def members(self) -> int:
+        files = [self.folder / f for f in self._batches(None).get_column("file").to_list()]
+        if not files:
+            return 0
+        return pl.scan_parquet(files).select(pl.col("member_key").n_unique()).collect().item()
+
+
+def _empty_history() -> pl.DataFrame:
+    return pl.DataFrame(schema={**STORED, "batch_id": pl.Int64})
+
+
+# --- one night against history ---------------------------------------------------------------------
+
+
+@dataclass
+class Night:
+    """Tonight's lines as the history-aware edits see them, and what the run will add to history."""
+
+    edit_lines: pl.DataFrame  # tonight's lines the edits read + history lines (negative line_key)
+    history_lines: pl.DataFrame  # line_key, history_source of the history lines (to name a related line)
+    silent: list[int]  # line_keys of tonight's lines that raise no finding: voids, superseded originals
+    to_record: pl.DataFrame  # STORED columns but run_date, member_id for member_key (keyed when recorded)
+    sources: list[tuple[str, str]]  # (source file, sha256) of the lines to record
+    superseded: list[tuple[str, str]]  # (claim id, frequency) tonight's replacements and voids name
+    consulted: Consulted
+
+
+def frequency() -> pl.Expr:
+    return pl.col("claim_frequency").fill_null("1")
+
+
+def original_claim() -> pl.Expr:
+    return pl.coalesce(pl.col("original_claim_id"), pl.col("claim_id"))
+
+
+def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: dict[str, str],
+            keep: pl.Expr, audited: list[str], family: list[str], windows: Windows) -> Night:
+    """Tonight's `lines` (the whole run; `shas`: source file -> SHA-256) against `history`. `keep`: the
+    lines any claim edit reads (:func:`claims_audit.rules.claim_edits.context.read_by_edits`)."""
+    for c in ("claim_frequency", "original_claim_id"):
+        if c not in lines.columns:
+            lines = lines.with_columns(pl.lit(None, pl.String).alias(c))
+    adjustments = lines.filter(frequency().is_in([VOID, REPLACEMENT]))
+    adjusted = adjustments.select(original_claim().alias("claim_id"), frequency().alias("frequency")).unique()
+    adjusted_claims = adjusted.get_column("claim_id").to_list()
+    silent_expr = (frequency() == VOID) | (pl.col("claim_id").is_in(adjusted_claims)
+                                          & ~frequency().is_in([VOID, REPLACEMENT]))
+    silent = lines.filter(silent_expr).get_column("line_key").to_list()
+    tonight = lines.filter(keep & ~silent_expr)
+    tonight = tonight.with_columns(history.member_keys(tonight.get_column("member_id")))
+    found, consulted = history.lookup(
+        tonight, run_date=run_date, audited=audited, family=family, windows=windows,
+        exclude_shas=set(shas.values()), adjusted_claims=adjusted_claims,
+        claim_lines=lines.select("claim_id", "line_number").unique())
+    consulted.unmatched_adjustments = _unmatched(adjusted_claims, lines, history, run_date)
+    n = found.height
+    earlier = found.with_columns(
+        (pl.int_range(n, dtype=pl.Int64) - n).alias("line_key"),
+        pl.col("member_key").cast(pl.String).alias("member_id"),
+        pl.format("{} row {}, run {}", "source_file", "source_row", pl.col("run_date").dt.to_string("%Y-%m-%d"))
+        .alias("history_source"))
+    edit_cols = [c for c in tonight.columns if c in earlier.columns and c != "member_key"]
+    edit_lines = pl.concat([
+        earlier.select(edit_cols),
+        tonight.with_columns(pl.col("member_key").cast(pl.String).alias("member_id")).select(edit_cols),
+    ], how="vertical_relaxed")
+    recorded = history.recorded_shas(sorted(set(shas.values())))
+    consulted.already_recorded = sorted(f for f, sha in shas.items() if sha in recorded)
+    new_sources = [(f, sha) for f, sha in shas.items() if sha not in recorded]
+    to_record = (tonight.filter(frequency() != VOID)
+                 .filter(pl.col("source_file").is_in([f for f, _ in new_sources]))
+                 .with_columns(pl.col("source_file").replace_strict(dict(new_sources), default=None)
+                               .alias("source_sha256")))
+    stored = ["member_id" if c == "member_key" else c for c in STORED if c != "run_date"]
+    return Night(edit_lines, earlier.select("line_key", "history_source"), silent,
+                 to_record.select(stored), new_sources,
+                 [tuple(r) for r in adjusted.iter_rows()], consulted)
+
+
+def _unmatched(adjusted_claims: list[str], lines: pl.DataFrame, history: History, run_date: dt.date) -> int:
+    """Replacements and voids naming a claim that neither tonight's other lines nor history hold."""
+    if not adjusted_claims:
+        return 0
+    originals = set(lines.filter(~frequency().is_in([VOID, REPLACEMENT])).get_column("claim_id").to_list())
+    wanted = [c for c in adjusted_claims if c not in originals]
+    held = history.holds_claims(wanted, run_date) if wanted else set()
+    return sum(1 for c in wanted if c not in held)
