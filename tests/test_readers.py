@@ -17,7 +17,7 @@ import pytest
 
 from claims_audit import readers
 from claims_audit.errors import FileRejected, NoInputError
-from claims_audit.readers import InputFile, discover, read
+from claims_audit.readers import SUPPORTED_TEXT, InputFile, discover, read
 from claims_audit.schema import load_layout
 from claims_audit.validation import validate
 from conftest import HEADER, line, write_xlsx
@@ -300,10 +300,10 @@ def test_discover_reports_each_unusable_path(tmp_path):
     problems = [(f.display, f.problem) for f in found]
     assert problems[0] == (str(ok), None)
     assert [p for _, p in problems[1:]] == [
-        "folder contains no supported files (.csv, .tsv, .txt, .psv, .parquet, .xlsx)",
-        "folder contains no supported files (.csv, .tsv, .txt, .psv, .parquet, .xlsx)",
+        f"folder contains no supported files ({SUPPORTED_TEXT})",
+        f"folder contains no supported files ({SUPPORTED_TEXT})",
         "broken symbolic link: its target does not exist", "path does not exist",
-        "unsupported file type '.docx' (supported: .csv, .tsv, .txt, .psv, .parquet, .xlsx)"]
+        f"unsupported file type '.docx' (supported: {SUPPORTED_TEXT})"]
     with pytest.raises(NoInputError, match="path does not exist"):
         discover([tmp_path / "missing.csv"])
 

@@ -21,11 +21,13 @@ from pathlib import Path
 
 import polars as pl
 
+from . import x12
 from .errors import FileRejected, NoInputError
 from .schema import Layout, header_key
 
 DELIMITED = {".csv", ".tsv", ".txt", ".psv"}
-SUPPORTED = DELIMITED | {".parquet", ".xlsx"}
+SUPPORTED = DELIMITED | {".parquet", ".xlsx"} | x12.EXTENSIONS
+SUPPORTED_TEXT = ".csv, .tsv, .txt, .psv, .parquet, .xlsx, X12 837 (.837, .837p, .837i, .x12, .edi)"
 HEAD_BYTES = 1 << 16
 ROW = "source_row"
 
@@ -51,6 +53,7 @@ class RawTable:
     unknown_columns: list[str] = field(default_factory=list)
     blank_lines: int = 0
     sha256: str | None = None  # of the file's bytes, when reading it computed that on the way
+    slots: pl.Series | None = None  # wide layouts: the line's position in its file row (rows share source_row)
 
 
 def discover(paths: list[str | Path]) -> list[InputFile]:
@@ -68,11 +71,10 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
             found.extend(InputFile(f, str(p / f.name)) for f in files)
             if not files:
                 found.append(InputFile(p, str(raw), problem="folder contains no supported files "
-                                       "(.csv, .tsv, .txt, .psv, .parquet, .xlsx)"))
+                                       f"({SUPPORTED_TEXT})"))
         elif p.exists():
-            problem = None if p.suffix.lower() in SUPPORTED else (
-                f"unsupported file type '{p.suffix or '(none)'}' (supported: .csv, .tsv, .txt, .psv, "
-                ".parquet, .xlsx)")
+            problem = None if p.suffix.lower() in SUPPORTED or _x12_content(p) else (
+                f"unsupported file type '{p.suffix or '(none)'}' (supported: {SUPPORTED_TEXT})")
             found.append(InputFile(p, str(raw), problem=problem))
         elif p.is_symlink():
             found.append(InputFile(p, str(raw), problem="broken symbolic link: its target does not exist"))
@@ -86,7 +88,17 @@ def discover(paths: list[str | Path]) -> list[InputFile]:
 
 def _wanted(f: Path) -> bool:
     """A supported file inside a folder; hidden files and Office lock files (~$name.xlsx) are skipped."""
-    return not f.name.startswith((".", "~$")) and f.suffix.lower() in SUPPORTED and f.is_file()
+    return (not f.name.startswith((".", "~$")) and f.is_file()
+            and (f.suffix.lower() in SUPPORTED or _x12_content(f)))
+
+
+def _x12_content(f: Path) -> bool:
+    """The file starts with an X12 ISA envelope (an 837 whatever its extension); False when unreadable."""
+    try:
+        with f.open("rb") as fh:
+            return x12.looks_like_x12(fh.read(64))
+    except OSError:
+        return False
 
 
 def _chunks(source: Path | bytes) -> Iterator[bytes]:
@@ -133,12 +145,16 @@ def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) 
     """Read one input as a text table. Raises FileRejected when the file as a whole is unusable."""
     suffix = inp.path.suffix.lower()
     try:
+        if suffix in x12.EXTENSIONS or (suffix not in (".xlsx", ".parquet") and _x12_content(inp.path)):
+            return _to_canonical(_read_x12(inp.path), layout, {})
         if suffix in DELIMITED:
             table = _read_delimited(inp.path, suffix)
         elif suffix == ".xlsx":
             table = _read_xlsx(inp.path)
         else:
             table = _read_parquet(inp.path)
+        if layout.preset is not None:
+            return _to_canonical(_reshape(table, layout, mapping or {}), layout, {})
     except PermissionError:
         raise FileRejected("file cannot be read: permission denied") from None
     except IsADirectoryError:
@@ -151,6 +167,27 @@ def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) 
         raise FileRejected(f"file could not be parsed (unexpected {type(exc).__name__}; please report "
                            "this with the file's structure, not its content)") from None
     return _to_canonical(table, layout, mapping or {})
+
+
+def _read_x12(path: Path) -> _Parsed:
+    """An X12 837 file: one row per service line (see :mod:`claims_audit.x12`)."""
+    table = x12.read_837(path)
+    body = pl.DataFrame({ROW: pl.Series(ROW, table.source_rows, dtype=pl.Int64),
+                         **{f"__c{i}": pl.Series(table.rows[c], dtype=pl.String)
+                            for i, c in enumerate(x12.COLUMNS)}})
+    return _Parsed(list(x12.COLUMNS), body, table.rejected, "x12", None, 0, table.sha256)
+
+
+def _reshape(table: _Parsed, layout: Layout, mapping: dict[str, str]) -> _Parsed:
+    """A file in a layout preset's shape, as canonical columns (see :mod:`claims_audit.presets`)."""
+    from .presets import check_required
+
+    header, body, structural, slots, unused = layout.preset.reshape(table.header, table.body, mapping)
+    check_required(layout.preset, header, layout.required)
+    out = _Parsed(header, body, table.structural + structural, table.encoding, table.delimiter,
+                  table.blank_lines, table.sha256, slots)
+    out.unused = unused
+    return out
 
 
 # --- delimited text ----------------------------------------------------------------------------------
@@ -171,6 +208,8 @@ class _Parsed:
     delimiter: str | None
     blank_lines: int
     sha256: str | None = None
+    slots: pl.Series | None = None  # wide layouts (presets): the line slot of each body row
+    unused: list[str] | None = None  # presets: the file's headers the preset does not read
 
 
 BINARY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff",
@@ -678,4 +717,7 @@ def _to_canonical(p: _Parsed, layout: Layout, mapping: dict[str, str]) -> RawTab
          "value": [None] * len(p.structural), "problem": [m for _, m in p.structural]},
         schema={ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String})
     rows_read = frame.height + structural.height
-    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256)
+    if p.unused is not None:
+        unknown = p.unused
+    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256,
+                    p.slots)

@@ -44,6 +44,8 @@ class Validated:
 
 
 def validate(raw: RawTable, layout: Layout) -> Validated:
+    if raw.slots is not None:
+        return _validate_by_slot(raw, layout)
     frame = raw.frame
     # columns are checked in parallel, one per core (polars releases the GIL inside each operation)
     with ThreadPoolExecutor(pl.thread_pool_size()) as pool:
@@ -66,6 +68,23 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
     rejected = rejected.sort(ROW, "column", nulls_last=False, maintain_order=True)
     rows_rejected = raw.structural.height + bad_rows.len()
     return Validated(lines, rejected, rows_rejected)
+
+
+def _validate_by_slot(raw: RawTable, layout: Layout) -> Validated:
+    """A wide layout's rows (several lines of one file row share its source_row): each line position is
+    validated on its own, where source_row is unique again, so a bad line rejects only itself. The lines
+    come back in file order (row, then position in the row)."""
+    parts = []
+    for n, slot in enumerate(raw.slots.unique().sort().to_list()):
+        mask = raw.slots == slot
+        structural = raw.structural if n == 0 else raw.structural.clear()
+        parts.append(validate(RawTable(raw.frame.filter(mask), int(mask.sum()) + structural.height, structural),
+                              layout))
+    if not parts:
+        return validate(RawTable(raw.frame, raw.rows_read, raw.structural), layout)
+    lines = pl.concat([v.lines for v in parts], how="vertical_relaxed").sort(ROW, maintain_order=True)
+    rejected = pl.concat([v.rejected for v in parts]).sort(ROW, "column", nulls_last=False, maintain_order=True)
+    return Validated(_without_empty_chunks(lines), rejected, sum(v.rows_rejected for v in parts))
 
 
 def _without_empty_chunks(frame: pl.DataFrame) -> pl.DataFrame:
