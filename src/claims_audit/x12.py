@@ -162,10 +162,13 @@ def _envelope(segments: list[Segment]) -> Iterator[Transaction]:
     if _element(iea, 2).strip() != isa.elements[13].strip():
         raise FileRejected("X12 envelope error: IEA02 does not repeat the ISA13 control number")
     if version not in ("00501",):
-        named = _group_version(segments) or f"ISA12 {version or '(blank)'}"
-        raise FileRejected(f"X12 version {named} is not supported: claims-audit reads 5010 837 files "
-                           "(837P 005010X222A2, 837I 005010X223A3); convert 4010 files to 5010 first")
+        raise _unsupported(_group_version(segments) or f"ISA12 {version or '(blank)'}")
     yield from _transactions(segments)
+
+
+def _unsupported(version: str) -> FileRejected:
+    return FileRejected(f"X12 version {version} is not supported: claims-audit reads 5010 837 files (837P "
+                        "005010X222A2, 837I 005010X223A3); convert 4010 files to 5010 first")
 
 
 def _group_version(segments: list[Segment]) -> str:
@@ -211,8 +214,7 @@ def _transaction(segs: list[Segment], group_version: str) -> Transaction:
                            "an 837 claim")
     kind = next((k for prefix, k in SUPPORTED.items() if version.startswith(prefix)), None)
     if kind is None:
-        raise FileRejected(f"X12 version {version or '(blank)'} is not supported: claims-audit reads 5010 837 "
-                           "files (837P 005010X222A2, 837I 005010X223A3)")
+        raise _unsupported(version or "(blank)")
     if _int(_element(se, 1)) != len(segs):
         raise FileRejected(f"X12 envelope error: SE01 at segment {se.position} counts {_element(se, 1) or 'no'} "
                            f"segments, the transaction holds {len(segs)}")
