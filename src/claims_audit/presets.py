@@ -228,7 +228,9 @@ def _reshape(p: Preset, header: list[str], body: pl.DataFrame, user: dict[str, s
                                  else pl.lit(value, pl.String).alias(canon))
         if canon not in columns:
             columns.append(canon)
-    renamed = long.select(pl.col(ROW), *[pl.col(c).alias(f"__c{i}") for i, c in enumerate(columns)])
+    # one chunk per column: the columns built here would otherwise be chunked unlike each other, and some
+    # polars kernels panic on such frames once filtered (see validation._without_empty_chunks)
+    renamed = long.select(pl.col(ROW), *[pl.col(c).alias(f"__c{i}") for i, c in enumerate(columns)]).rechunk()
     unused = [h for i, h in enumerate(header) if i not in used and h.strip()]
     return columns, renamed, structural, slot_series, unused
 
