@@ -177,3 +177,11 @@ def test_a_34421_line_injected_into_each_layout_is_found_and_audited(cli, tmp_pa
         assert "DIAGNOSIS_NOT_SUPPORTING" not in rules  # I82.411 (femoral DVT) supports 34421
     if preset.startswith("synpuf-carrier"):
         assert {f["line_number"] for f in mine} == {2}  # the second line of the wide row
+
+
+def test_an_837_audited_in_a_preset_run_keeps_its_own_mapping(cli, tmp_path):
+    x12_file = SHARED / "corpus" / "x12" / "lfh__837_005010X222A2_demo.example1.837"
+    res = _run(cli, tmp_path / "out", "synpuf-carrier", CLAIMS / SYNPUF_CARRIER_B, x12_file)
+    assert res.exit_code == 0, res.output
+    got = {n: (i["rows_read"], i["rows_audited"]) for n, i in _inputs(tmp_path / "out").items()}
+    assert got == {SYNPUF_CARRIER_B: (3, 3), x12_file.name: (4, 4)}
