@@ -191,3 +191,13 @@ def test_icd9_only_34421_line_says_the_diagnosis_edits_could_not_judge_it(cli, t
     assert side["severity"] == "review" and "Could not judge the side of the diagnoses: they are ICD-9-CM" \
         in side["message"]
     assert "DIAGNOSIS_INVALID" not in by_rule  # ICD-9 codes are never judged as bad ICD-10 codes
+
+
+@pytest.mark.slow
+def test_the_installed_command_reads_the_837_corpus(tmp_path):
+    from conftest import run_subprocess
+
+    res = run_subprocess("run", str(X12_DIR), "--out", str(tmp_path / "out"), "--run-date", RUN, "--no-ledger")
+    assert res.returncode == 1, res.stderr
+    assert res.stdout.startswith("31 rows read, 5 audited, 26 rejected;")
+    assert "Traceback" not in res.stderr and "JS00111223333" not in res.stdout + res.stderr
