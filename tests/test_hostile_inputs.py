@@ -15,6 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from claims_audit.readers import SUPPORTED_TEXT
 from claims_audit import pipeline
 from conftest import HEADER, line, write_xlsx
 from hostile import (RUN_DATE, assert_reconciled, csv_text, formula_elements, good, header_text, manifest,
@@ -294,7 +295,7 @@ def test_missing_paths_broken_links_and_empty_folders_next_to_a_good_file(cli, t
     assert_reconciled(m, sheet_rows(xlsx(out), "Rejected"))
     assert [(i["status"], i["error"]) for i in m["inputs"]] == [
         ("ok", None), ("rejected", "path does not exist"),
-        ("rejected", "folder contains no supported files (.csv, .tsv, .txt, .psv, .parquet, .xlsx)"),
+        ("rejected", f"folder contains no supported files ({SUPPORTED_TEXT})"),
         ("rejected", "broken symbolic link: its target does not exist")]
     assert m["totals"]["rows_audited"] == 2
 

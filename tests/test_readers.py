@@ -17,7 +17,7 @@ import pytest
 
 from claims_audit import readers
 from claims_audit.errors import FileRejected, NoInputError
-from claims_audit.readers import InputFile, discover, read
+from claims_audit.readers import SUPPORTED_TEXT, InputFile, discover, read
 from claims_audit.schema import load_layout
 from claims_audit.validation import validate
 from conftest import HEADER, line, write_xlsx
@@ -304,14 +304,11 @@ def test_discover_reports_each_unusable_path(tmp_path):
         (str(folder / "sub.csv"), None, "subfolder (folders are not searched recursively; give it as its own "
                                         "PATH to audit it)"),
         (str(folder / "~$clåims.xlsx"), None, "Office lock file (the workbook is open in Excel)"),
-        (str(tmp_path / "empty"), "folder contains no supported files (.csv, .tsv, .txt, .psv, .parquet, "
-                                  ".xlsx)", None),
-        (str(tmp_path / "only-docs" / "readme.docx"), "unsupported file type '.docx' (supported: .csv, .tsv, "
-                                                      ".txt, .psv, .parquet, .xlsx)", None),
+        (str(tmp_path / "empty"), f"folder contains no supported files ({SUPPORTED_TEXT})", None),
+        (str(tmp_path / "only-docs" / "readme.docx"), f"unsupported file type '.docx' (supported: {SUPPORTED_TEXT})", None),
         (str(tmp_path / "broken.csv"), "broken symbolic link: its target does not exist", None),
         (str(tmp_path / "missing.csv"), "path does not exist", None),
-        (str(tmp_path / "notes.docx"), "unsupported file type '.docx' (supported: .csv, .tsv, .txt, .psv, "
-                                       ".parquet, .xlsx)", None)]
+        (str(tmp_path / "notes.docx"), f"unsupported file type '.docx' (supported: {SUPPORTED_TEXT})", None)]
     with pytest.raises(NoInputError, match="path does not exist"):
         discover([tmp_path / "missing.csv"])
 

@@ -17,7 +17,8 @@ def test_shipped_layout_has_every_contract_column():
     expected = ["claim_id", "line_number", "member_id", "service_date", "procedure_code", "units",
                 *[f"modifier_{i}" for i in range(1, 5)], "rendering_npi", "place_of_service", "charge_amount",
                 *[f"dx_{i}" for i in range(1, 13)], "documented_approach", "documented_site", "op_note",
-                "claim_frequency", "original_claim_id"]
+                *[f"icd9_dx_{i}" for i in range(1, 13)], "claim_frequency", "original_claim_id", "revenue_code",
+                "bill_type"]
     assert layout.names == expected
     assert layout.required == ["claim_id", "line_number", "member_id", "service_date", "procedure_code", "units"]
     assert (schemas_dir() / "claims-extract-v1.yaml").is_file()

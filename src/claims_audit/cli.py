@@ -107,6 +107,8 @@ def run(
                                                                       "headers to canonical columns.")] = None,
     schema: Annotated[Optional[Path], typer.Option("--schema", help="Layout file (default: the shipped "
                                                                     "claims-extract-v1.yaml).")] = None,
+    layout: Annotated[Optional[str], typer.Option("--layout", help="A shipped layout preset (see `claims-audit "
+                      "layouts`), e.g. synpuf-carrier; --mapping renames on top of it.")] = None,
     rule_config: Annotated[Optional[Path], typer.Option("--rule-config", help="YAML file switching rules "
                                                         "off or changing severities.")] = None,
     mask_member_ids: Annotated[bool, typer.Option("--mask-member-ids", help="Replace member IDs in all "
@@ -124,7 +126,8 @@ def run(
     from .audit import audit
 
     with _Progress() as progress:
-        outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping, schema=schema,
+        outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping,
+                        schema=_layout_file(schema, layout),
                         rule_config=_load_rule_config(rule_config),
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,
                         records=records)
@@ -144,16 +147,45 @@ def run(
     raise typer.Exit(int(result.exit_code))
 
 
+def _layout_file(schema: Optional[Path], layout: Optional[str]) -> Optional[Path]:
+    """--layout NAME is the shipped preset file of that name; it cannot be combined with --schema."""
+    if layout is None:
+        return schema
+    if schema is not None:
+        raise UsageError("--layout and --schema cannot be used together (a preset already names its layout)")
+    from .presets import preset_path
+    return preset_path(layout)
+
+
+@app.command()
+def layouts() -> None:
+    """List the shipped layout presets (for --layout), one line each."""
+    from .presets import available
+    from .schema import load_layout
+
+    names = available()
+    width = max(len(n) for n in names)
+    for name, path in names.items():
+        typer.echo(f"{name:<{width}}  {load_layout(path).preset.description}")
+
+
 @app.command("schema")
 def schema_cmd(
     schema: Annotated[Optional[Path], typer.Option("--schema", help="Layout file to print "
                                                                     "(default: the shipped one).")] = None,
+    layout_name: Annotated[Optional[str], typer.Option("--layout", help="Print a shipped layout preset "
+                                                       "(see `claims-audit layouts`).")] = None,
 ) -> None:
     """Print the expected columns with their types and rules."""
     from .schema import load_layout
 
-    layout = load_layout(schema)
+    layout = load_layout(_layout_file(schema, layout_name))
     typer.echo(f"{layout.name} v{layout.version}  ({layout.source})")
+    if layout.preset is not None:
+        from .presets import describe
+        for line in describe(layout.preset):
+            typer.echo(line)
+        typer.echo("")
     typer.echo("Headers match ignoring case, surrounding spaces and -/_/space. Unknown columns are ignored.\n")
     width = max(len(c.name) for c in layout.columns)
     for c in layout.columns:

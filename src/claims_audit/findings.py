@@ -15,6 +15,7 @@ import polars as pl
 
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 DX = [f"dx_{i}" for i in range(1, 13)]
+ICD9_DX = [f"icd9_dx_{i}" for i in range(1, 13)]
 
 FINDING_COLUMNS = [
     "finding_id", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
@@ -124,7 +125,8 @@ def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None
     doc_cols = [c for c in ("doc_approach", "doc_vessel", "doc_side") if doc is not None and c in doc.columns]
     keep = ["line_key", "source_file", "source_row", "claim_id", "line_number", "member_id", "rendering_npi",
             "service_date", "procedure_code", "units", "documented_approach", "documented_site", "op_note",
-            *MODIFIERS, *DX, *[c for c in ("ignored_columns", "ignored_note") if c in lines.columns]]
+            *MODIFIERS, *DX, *[c for c in ("ignored_columns", "ignored_note") if c in lines.columns],
+            *[c for c in ICD9_DX if c in lines.columns]]
     df = with_ignored_note(_with_lines(output, lines, keep))
     if doc_cols:
         df = df.join(doc.select("line_key", *doc_cols), on="line_key", how="left")
@@ -134,6 +136,11 @@ def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None
     modifiers = pl.concat_str(MODIFIERS, separator=",", ignore_nulls=True)
     dx = pl.concat_str(DX, separator=",", ignore_nulls=True)
     dotted = pl.concat_str([dotted_icd(c) for c in DX], separator=",", ignore_nulls=True)
+    if ICD9_DX[0] in lines.columns:  # ICD-9-CM diagnoses (older claims) are shown too, marked as such
+        from .rules.claim_edits.context import icd9_text
+        icd9 = icd9_text(lines)
+        dotted = pl.concat_str([pl.when(dotted != "").then(dotted), pl.format("ICD-9-CM {}", icd9)], separator=",",
+                               ignore_nulls=True)
     fingerprint_src = pl.concat_str(
         [pl.col("procedure_code"), modifiers, pl.col("units").cast(pl.String), dx,
          pl.col("service_date").cast(pl.String), pl.col("rendering_npi").fill_null(""),

@@ -22,11 +22,13 @@ from pathlib import Path
 
 import polars as pl
 
+from . import x12
 from .errors import FileRejected, NoInputError
 from .schema import Layout, header_key
 
 DELIMITED = {".csv", ".tsv", ".txt", ".psv"}
-SUPPORTED = DELIMITED | {".parquet", ".xlsx"}
+SUPPORTED = DELIMITED | {".parquet", ".xlsx"} | x12.EXTENSIONS
+SUPPORTED_TEXT = ".csv, .tsv, .txt, .psv, .parquet, .xlsx, X12 837 (.837, .837p, .837i, .x12, .edi)"
 HEAD_BYTES = 1 << 16
 ROW = "source_row"
 
@@ -53,11 +55,11 @@ class RawTable:
     unknown_columns: list[str] = field(default_factory=list)
     blank_lines: int = 0
     sha256: str | None = None  # of the file's bytes, when reading it computed that on the way
+    slots: pl.Series | None = None  # wide layouts: the line's position in its file row (rows share source_row)
 
 
-SUPPORTED_TEXT = ".csv, .tsv, .txt, .psv, .parquet, .xlsx"
 # what claims-audit itself writes into a folder (a report folder given as input is not audited)
-OWN_OUTPUT = re.compile(r"^claims-audit-(\d{4}-\d{2}-\d{2}\.(xlsx|json)|ledger\.sqlite(-wal|-shm|-journal)?)$")
+OWN_OUTPUT = re.compile(r"^claims-audit-(\d{4}-\d{2}-\d{2}\.(xlsx|json)|ledger\.sqlite(-wal|-shm|-journal)?|history)$")
 
 
 def discover(paths: list[str | Path]) -> list[InputFile]:
@@ -113,10 +115,19 @@ def _classify(p: Path, display: str, in_folder: bool) -> InputFile:
     if p.suffix.lower() in COMPRESSED:
         return InputFile(p, display, problem=f"compressed file ('{suffix}'): decompress it first "
                                              f"(supported: {SUPPORTED_TEXT})")
-    if suffix not in SUPPORTED:
+    if suffix not in SUPPORTED and not _x12_content(p):  # an 837 is recognised by its ISA envelope
         return InputFile(p, display, problem=f"unsupported file type '{p.suffix or '(none)'}' "
                                              f"(supported: {SUPPORTED_TEXT})")
     return InputFile(p, display)
+
+
+def _x12_content(f: Path) -> bool:
+    """The file starts with an X12 ISA envelope (an 837 whatever its extension); False when unreadable."""
+    try:
+        with f.open("rb") as fh:
+            return x12.looks_like_x12(fh.read(64))
+    except OSError:
+        return False
 
 
 COMPRESSED = {".gz", ".zip", ".bz2", ".xz", ".zst", ".7z"}
@@ -201,12 +212,16 @@ def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) 
     """Read one input as a text table. Raises FileRejected when the file as a whole is unusable."""
     suffix = inp.path.suffix.lower()
     try:
+        if suffix in x12.EXTENSIONS or (suffix not in (".xlsx", ".parquet") and _x12_content(inp.path)):
+            return _to_canonical(_read_x12(inp.path), layout, {})
         if suffix in DELIMITED:
             table = _read_delimited(inp.path, suffix)
         elif suffix == ".xlsx":
             table = _read_xlsx(inp.path)
         else:
             table = _read_parquet(inp.path)
+        if layout.preset is not None:
+            return _to_canonical(_reshape(table, layout, mapping or {}), layout, {})
     except PermissionError:
         raise FileRejected("file cannot be read: permission denied") from None
     except IsADirectoryError:
@@ -219,6 +234,27 @@ def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) 
         raise FileRejected(f"file could not be parsed (unexpected {type(exc).__name__}; please report "
                            "this with the file's structure, not its content)") from None
     return _to_canonical(table, layout, mapping or {})
+
+
+def _read_x12(path: Path) -> _Parsed:
+    """An X12 837 file: one row per service line (see :mod:`claims_audit.x12`)."""
+    table = x12.read_837(path)
+    body = pl.DataFrame({ROW: pl.Series(ROW, table.source_rows, dtype=pl.Int64),
+                         **{f"__c{i}": pl.Series(table.rows[c], dtype=pl.String)
+                            for i, c in enumerate(x12.COLUMNS)}})
+    return _Parsed(list(x12.COLUMNS), body, table.rejected, "x12", None, 0, table.sha256)
+
+
+def _reshape(table: _Parsed, layout: Layout, mapping: dict[str, str]) -> _Parsed:
+    """A file in a layout preset's shape, as canonical columns (see :mod:`claims_audit.presets`)."""
+    from .presets import check_required
+
+    header, body, structural, slots, unused = layout.preset.reshape(table.header, table.body, mapping)
+    check_required(layout.preset, header, layout.required)
+    out = _Parsed(header, body, table.structural + structural, table.encoding, table.delimiter,
+                  table.blank_lines, table.sha256, slots)
+    out.unused = unused
+    return out
 
 
 # --- delimited text ----------------------------------------------------------------------------------
@@ -239,6 +275,8 @@ class _Parsed:
     delimiter: str | None
     blank_lines: int
     sha256: str | None = None
+    slots: pl.Series | None = None  # wide layouts (presets): the line slot of each body row
+    unused: list[str] | None = None  # presets: the file's headers the preset does not read
 
 
 BINARY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff",
@@ -818,4 +856,7 @@ def _to_canonical(p: _Parsed, layout: Layout, mapping: dict[str, str]) -> RawTab
          "value": [None] * len(p.structural), "problem": [m for _, m in p.structural]},
         schema={ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String})
     rows_read = frame.height + structural.height
-    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256)
+    if p.unused is not None:
+        unknown = p.unused
+    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256,
+                    p.slots)

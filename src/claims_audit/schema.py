@@ -117,6 +117,7 @@ class Layout:
     columns: list[ColumnSpec]
     source: str
     _by_key: dict[str, str] = field(default_factory=dict, repr=False)
+    preset: Any = None  # presets.Preset when the layout is a shipped or custom layout preset (--layout)
 
     def __post_init__(self) -> None:
         self._by_key = {header_key(c.name): c.name for c in self.columns}
@@ -158,6 +159,8 @@ def load_layout(path: str | Path | None = None) -> Layout:
     """Load a layout file; with no path, the shipped default. Raises ConfigError on any defect."""
     p = Path(path) if path else schemas_dir() / DEFAULT_SCHEMA
     doc = configfile.load(p, "schema file")
+    if isinstance(doc, dict) and "preset" in doc:
+        return _load_preset(p, doc)
     if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list):
         raise ConfigError(f"schema file {p} must be a mapping with a 'columns' list")
     specs: list[ColumnSpec] = []
@@ -170,6 +173,23 @@ def load_layout(path: str | Path | None = None) -> Layout:
     if len(set(names)) != len(names):
         raise ConfigError(f"schema file {p}: duplicate column names")
     return Layout(str(doc.get("name", p.stem)), int(doc.get("version", 1)), specs, str(p))
+
+
+def _load_preset(p: Path, doc: dict[str, Any]) -> Layout:
+    """A layout preset: the layout it extends, with its column changes, carrying the preset itself (its
+    mapping and reshaping, applied by the readers)."""
+    from . import presets
+
+    preset, changes, base_name = presets.load(p, doc)
+    base_path = p.parent / base_name if (p.parent / base_name).is_file() else schemas_dir() / base_name
+    base = load_layout(base_path)
+    if base.preset is not None:
+        raise ConfigError(f"layout preset {p}: it must extend a layout, not another preset")
+    specs = presets.apply_columns(base.columns, changes, f"layout preset {p}")
+    for s in specs:
+        if s.type == "date" and not s.formats:
+            raise ConfigError(f"layout preset {p}: date column {s.name} needs at least one format")
+    return Layout(preset.name, preset.version, specs, str(p), preset=preset)
 
 
 def _spec(e: dict[str, Any], p: Path) -> ColumnSpec:

@@ -60,6 +60,8 @@ class Validated:
 
 
 def validate(raw: RawTable, layout: Layout) -> Validated:
+    if raw.slots is not None:
+        return _validate_by_slot(raw, layout)
     frame = raw.frame
     # columns are checked in parallel, one per core (polars releases the GIL inside each operation)
     with ThreadPoolExecutor(pl.thread_pool_size()) as pool:
@@ -114,6 +116,27 @@ def _without_ignored(lines: pl.DataFrame, ignored: pl.DataFrame, layout: Layout)
              .agg(pl.col("column").str.join(",").alias(IGNORED_COLUMNS),
                   named.str.join(", ").alias(IGNORED_NOTE)))
     return lines.with_columns(emptied).join(notes, on=ROW, how="left", maintain_order="left")
+
+
+def _validate_by_slot(raw: RawTable, layout: Layout) -> Validated:
+    """A wide layout's rows (several lines of one file row share its source_row): each line position is
+    validated on its own, where source_row is unique again, so a bad line rejects only itself. The lines
+    come back in file order (row, then position in the row)."""
+    parts = []
+    for n, slot in enumerate(raw.slots.unique().sort().to_list()):
+        mask = raw.slots == slot
+        structural = raw.structural if n == 0 else raw.structural.clear()
+        parts.append(validate(RawTable(raw.frame.filter(mask), int(mask.sum()) + structural.height, structural),
+                              layout))
+    if not parts:
+        return validate(RawTable(raw.frame, raw.rows_read, raw.structural), layout)
+    lines = pl.concat([v.lines for v in parts], how="vertical_relaxed").sort(ROW, maintain_order=True)
+    rejected = pl.concat([v.rejected for v in parts]).sort(ROW, "column", nulls_last=False, maintain_order=True)
+    ignored: dict[str, int] = {}
+    for v in parts:
+        for column, count in v.values_ignored.items():
+            ignored[column] = ignored.get(column, 0) + count
+    return Validated(_without_empty_chunks(lines), rejected, sum(v.rows_rejected for v in parts), ignored)
 
 
 def _without_empty_chunks(frame: pl.DataFrame) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from .. import OUTPUT_SCHEMA, registry
 FAMILY = "claim edits"
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 DX = [f"dx_{i}" for i in range(1, 13)]
+ICD9_DX = [f"icd9_dx_{i}" for i in range(1, 13)]  # ICD-9-CM diagnoses (older claims): kept, not judged
 REQUIRED = [
     "line_key", "source_file", "source_row", "claim_id", "member_id", "line_number", "units", "service_date",
     "procedure_code", *MODIFIERS, "rendering_npi", *DX,
@@ -111,7 +112,27 @@ def prepare(lines: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in REQUIRED if c not in lines.columns]
     if missing:
         raise ValueError("lines frame lacks required column(s): " + ", ".join(missing))
-    return lines.select(list(dict.fromkeys(REQUIRED + [c for c in ("doc_side",) if c in lines.columns])))
+    optional = [c for c in ("doc_side", *ICD9_DX) if c in lines.columns]
+    return lines.select(list(dict.fromkeys(REQUIRED + optional)))
+
+
+def icd9_dotted(col: str) -> pl.Expr:
+    """An ICD-9-CM code as people read it: 366.16, V73.89, E888.9 (E codes have four characters before
+    the dot)."""
+    c = pl.col(col)
+    head = pl.when(c.str.starts_with("E")).then(4).otherwise(3)
+    return pl.when(c.str.len_chars() > head).then(
+        pl.format("{}.{}", c.str.slice(0, head), c.str.slice(head))).otherwise(c)
+
+
+def icd9_text(frame: pl.DataFrame) -> pl.Expr:
+    """The line's ICD-9-CM diagnoses as text ("366.16, 401.1"), null when it has none (or the frame has no
+    ICD-9-CM columns): the claim edits show them and say they could not judge them."""
+    cols = [c for c in ICD9_DX if c in frame.columns]
+    if not cols:
+        return pl.lit(None, dtype=pl.String)
+    joined = pl.concat_str([icd9_dotted(c) for c in cols], separator=", ", ignore_nulls=True)
+    return pl.when(joined.str.len_bytes() > 0).then(joined)
 
 
 def npi_key() -> pl.Expr:

@@ -13,7 +13,7 @@ from ... import ruledata
 from ...findings import dotted_icd
 from .. import empty_output, registry
 from ..registry import AUDITED_LINES, declare, register
-from .context import DX, EditContext, FAMILY, as_text, finish
+from .context import DX, EditContext, FAMILY, as_text, finish, icd9_text
 
 if TYPE_CHECKING:
     from ..inputs import RuleInputs
@@ -132,7 +132,7 @@ def diagnosis_edits(audited: pl.DataFrame, ctx: EditContext) -> tuple[pl.DataFra
     )
     all_codes = long.group_by("line_key").agg(pl.col("code").str.join(", ").alias("codes"))
     lines = (
-        a.select("line_key", "procedure_code")
+        a.select("line_key", "procedure_code", icd9_text(a).alias("icd9"))
         .join(agg, on="line_key", how="left")
         .join(all_codes, on="line_key", how="left")
         .with_columns(pl.col("support", "preg", "i82", "weak").fill_null(False))
@@ -142,8 +142,13 @@ def diagnosis_edits(audited: pl.DataFrame, ctx: EditContext) -> tuple[pl.DataFra
     if hits.is_empty():
         return invalid, empty_output()
     code = pl.col("procedure_code")
+    icd9_only = pl.col("codes").is_null() & pl.col("icd9").is_not_null()
     message = (
-        pl.when(pl.col("codes").is_null()).then(pl.format(
+        pl.when(icd9_only).then(pl.format(
+            "Could not judge the diagnoses: they are ICD-9-CM ({}), and this edit reads ICD-10-CM only (no "
+            "crosswalk is applied). Review whether they name deep vein thrombosis or phlebitis of the vena cava, "
+            "iliac, femoral or popliteal vein, as {} needs.", pl.col("icd9"), code))
+        .when(pl.col("codes").is_null()).then(pl.format(
             "The line has no diagnosis. {} needs a diagnosis of deep vein thrombosis or phlebitis of the "
             "vena cava, iliac, femoral or popliteal vein; add the diagnosis the record supports.", code))
         .when(pl.col("weak")).then(pl.format(
@@ -163,7 +168,7 @@ def diagnosis_edits(audited: pl.DataFrame, ctx: EditContext) -> tuple[pl.DataFra
             "cava, iliac, femoral or popliteal vein. Add the supporting diagnosis, or review the procedure "
             "code.", code))
     )
-    severity = pl.when(pl.col("weak")).then(pl.lit("review")).otherwise(
+    severity = pl.when(pl.col("weak") | icd9_only).then(pl.lit("review")).otherwise(
         pl.lit(registry.default_severity("DIAGNOSIS_NOT_SUPPORTING"))
     )
     not_supporting = finish(
@@ -172,7 +177,8 @@ def diagnosis_edits(audited: pl.DataFrame, ctx: EditContext) -> tuple[pl.DataFra
         severity=severity,
         message=message,
         suggested_code=pl.when(pl.col("weak")).then(None).otherwise(pl.col("else_suggested")),
-        evidence=pl.format("diagnoses: {}", as_text("codes", "none")),
+        evidence=pl.when(icd9_only).then(pl.format("ICD-9-CM diagnoses: {}", pl.col("icd9")))
+        .otherwise(pl.format("diagnoses: {}", as_text("codes", "none"))),
         reference=pl.format(
             "claims-audit diagnosis list for {} (claim_edit_policy.yaml, from ICD-10-CM FY2026 tabular)", code
         ),

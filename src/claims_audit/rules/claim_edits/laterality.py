@@ -11,7 +11,7 @@ import polars as pl
 
 from .. import empty_output, registry
 from ..registry import AUDITED_LINES, declare, register
-from .context import DX, EditContext, FAMILY, as_text, finish, modifier_side, modifiers_text
+from .context import DX, EditContext, FAMILY, as_text, finish, icd9_text, modifier_side, modifiers_text
 
 if TYPE_CHECKING:
     from ..inputs import RuleInputs
@@ -59,6 +59,7 @@ def laterality_conflicts(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFram
         ).alias("dx_text"),
         modifier_side(ctx).alias("mod_side"),
         modifiers_text().alias("mods"),
+        icd9_text(audited).alias("icd9"),
     )
     dx_side = (
         pl.when(pl.col("dx_r") & pl.col("dx_l")).then(pl.lit("bilateral"))
@@ -75,8 +76,11 @@ def laterality_conflicts(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFram
     c_dx_doc = (doc.is_not_null() & sided_dx & ~_compatible(doc, dxs)).fill_null(False)
     conflict = c_mod_dx | c_mod_doc | c_dx_doc
     query = ~conflict & (dxs == "unspecified").fill_null(False) & (mod.is_not_null() | doc.is_not_null())
-    a = a.with_columns(conflict.alias("conflict"), query.alias("query"))
-    hits = a.filter(pl.col("conflict") | pl.col("query"))
+    # ICD-9-CM codes carry no side in a final character: with a side claimed, say it could not be judged
+    unjudged = (~conflict & ~query & dxs.is_null() & pl.col("icd9").is_not_null()
+                & (mod.is_not_null() | doc.is_not_null()))
+    a = a.with_columns(conflict.alias("conflict"), query.alias("query"), unjudged.alias("icd9_only"))
+    hits = a.filter(pl.col("conflict") | pl.col("query") | pl.col("icd9_only"))
     if hits.is_empty():
         return empty_output()
     said = pl.format(
@@ -84,10 +88,18 @@ def laterality_conflicts(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFram
         as_text("mod_side", "no side"), as_text("dx_side", "no side"), as_text("doc_side", "no side"),
     )
     documented = pl.coalesce(pl.col("doc_side"), pl.col("mod_side"))
-    message = pl.when(pl.col("conflict")).then(pl.format(
+    icd9_note = pl.when(pl.col("icd9").is_not_null()).then(pl.format(
+        " The ICD-9-CM diagnoses ({}) could not be judged for side.", pl.col("icd9"))).otherwise(pl.lit(""))
+    message = pl.when(pl.col("icd9_only")).then(pl.format(
+        "Could not judge the side of the diagnoses: they are ICD-9-CM ({}), whose codes do not carry the side "
+        "this edit reads (ICD-10-CM final character). The {} says {}: check that the record documents that side.",
+        pl.col("icd9"),
+        pl.when(pl.col("doc_side").is_not_null()).then(pl.lit("documentation")).otherwise(pl.lit("modifier")),
+        documented,
+    )).when(pl.col("conflict")).then(pl.format(
         "The sides disagree ({}). Make the modifier (RT right, LT left, 50 both sides), the final "
         "character of the diagnosis code (1 right, 2 left, 3 bilateral) and the operated side in the note "
-        "agree: correct whichever is wrong.", said)
+        "agree: correct whichever is wrong.{}", said, icd9_note)
     ).otherwise(pl.format(
         "The diagnosis gives no side ({}) but the {} says {}. Query for the side-specific diagnosis "
         "code (final character 1 right, 2 left, 3 bilateral) so the claim is coded to the documented side.",
@@ -98,7 +110,7 @@ def laterality_conflicts(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFram
     return finish(
         hits,
         "LATERALITY_CONFLICT",
-        severity=pl.when(pl.col("conflict")).then(pl.lit(registry.default_severity("LATERALITY_CONFLICT")))
+        severity=pl.when(pl.col("conflict") & ~pl.col("icd9_only")).then(pl.lit(registry.default_severity("LATERALITY_CONFLICT")))
         .otherwise(pl.lit("review")),
         message=message,
         evidence=pl.format(
