@@ -17,6 +17,7 @@ import typer
 
 from . import __version__
 from .errors import ClaimsAuditError, UsageError, outcome_of
+from .history_cli import history_app
 from .review_cli import review_app
 
 if TYPE_CHECKING:
@@ -121,6 +122,10 @@ def run(
     records: Annotated[Optional[Path], typer.Option("--records", help="Folder of medical records (.txt, "
                        ".pdf, .docx; searched recursively) named <claim_id>.<ext> or <claim_id>_<line>.<ext>, "
                        "read as the operative notes of those lines.")] = None,
+    history: Annotated[Optional[Path], typer.Option("--history", help="Claims-history folder to consult and "
+                       "extend (default: claims-audit-history beside the ledger).")] = None,
+    no_history: Annotated[bool, typer.Option("--no-history", help="Audit tonight's lines on their own: no "
+                          "claims history consulted or recorded (--no-ledger implies it).")] = False,
 ) -> None:
     """Audit extracts and write claims-audit-<run-date>.xlsx and .json to --out."""
     from .audit import audit
@@ -130,7 +135,7 @@ def run(
                         schema=_layout_file(schema, layout),
                         rule_config=_load_rule_config(rule_config),
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,
-                        records=records)
+                        records=records, history=history, no_history=no_history)
     result = outcome.result
     if not quiet:
         t = result.totals
@@ -254,6 +259,7 @@ def explain(
 
 
 app.add_typer(review_app, name="review")
+app.add_typer(history_app, name="history")
 
 def _guarded(fn):  # type: ignore[no-untyped-def]
     """Every command ends an error the same way: one `Error:` line and the exit code of

@@ -157,14 +157,16 @@ class History:
                                           "run_date": pl.String, "lines": pl.Int64, "min_date": pl.String,
                                           "max_date": pl.String}, orient="row")
 
-    def recorded_shas(self, shas: list[str]) -> set[str]:
-        """Which of these source checksums history already holds (in this folder)."""
+    def recorded_shas(self, shas: list[str], replacing: dt.date | None = None) -> set[str]:
+        """Which of these source checksums history already holds (in this folder), apart from what a
+        run of `replacing` recorded (running a night again replaces it)."""
         if not shas or self.ledger is None:
             return set()
         marks = ",".join("?" * len(shas))
         rows = self.ledger.query(
             f"SELECT DISTINCT s.source_sha256 FROM history_sources s JOIN history_batches b USING (batch_id) "
-            f"WHERE b.folder = ? AND s.source_sha256 IN ({marks})", [str(self.folder), *shas])
+            f"WHERE b.folder = ? AND s.source_sha256 IN ({marks}) AND NOT (b.kind = 'run' AND b.run_date = ?)",
+            [str(self.folder), *shas, replacing.isoformat() if replacing else ""])
         return {r[0] for r in rows}
 
     def _superseded(self) -> pl.DataFrame:
@@ -317,6 +319,10 @@ class History:
             dropped += count - kept.height
         return dropped
 
+    def prune_unlisted(self) -> None:
+        """Remove leftovers (see :meth:`_remove_unlisted`); call at the start of a write transaction."""
+        self._remove_unlisted()
+
     def _remove_unlisted(self) -> None:
         """Files of runs that never committed (killed, failed) or batches dropped since: not history.
         Called at the start of a write transaction (which holds the ledger's write lock), before it
@@ -409,7 +415,7 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
         earlier.select(edit_cols),
         tonight.with_columns(pl.col("member_key").cast(pl.String).alias("member_id")).select(edit_cols),
     ], how="vertical_relaxed")
-    recorded = history.recorded_shas(sorted(set(shas.values())))
+    recorded = history.recorded_shas(sorted(set(shas.values())), replacing=run_date)
     consulted.already_recorded = sorted(f for f, sha in shas.items() if sha in recorded)
     new_sources = [(f, sha) for f, sha in shas.items() if sha not in recorded]
     to_record = (tonight.filter(frequency() != VOID)
@@ -430,3 +436,48 @@ def _unmatched(adjusted_claims: list[str], lines: pl.DataFrame, history: History
     wanted = [c for c in adjusted_claims if c not in originals]
     held = history.holds_claims(wanted, run_date) if wanted else set()
     return sum(1 for c in wanted if c not in held)
+
+
+# --- back-fill --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Backfill:
+    """What `history import` did: per input its reconciliation, and the lines history gained."""
+
+    inputs: list[Any]  # pipeline.InputSummary
+    recorded: int
+    already_recorded: list[str]
+    folder: Path
+
+
+def backfill(paths: list[Path], *, ledger_path: Path, folder: Path | None = None, schema: Path | None = None,
+             mapping: Path | None = None, run_date: dt.date | None = None) -> Backfill:
+    """Load past extracts into history: read and validated as a run reads them (rejected rows counted),
+    no findings, no report. One transaction: all the files' lines, or none."""
+    from . import ruledata
+    from .ledger import Ledger
+    from .pipeline import read_inputs
+    from .ruleconfig import DEFAULT
+    from .rules.claim_edits.context import EditContext, read_by_edits
+
+    summaries, lines = read_inputs(paths, schema_path=schema, mapping_path=mapping)
+    context = EditContext(ruledata.load(), DEFAULT)
+    shas = {s.path: s.sha256 for s in summaries if s.sha256 and s.status != "rejected"}
+    with Ledger.open(ledger_path, create=True) as store:
+        history = History(folder or default_folder(ledger_path), store)
+        night = prepare(history, lines, run_date=run_date or dt.date.today(), shas=shas,
+                        keep=read_by_edits(context), audited=context.audited, family=context.family,
+                        windows=Windows.from_policy(context.policy))
+        path: Path | None = None
+        try:
+            with store.transaction():
+                recorded, path = history.record(night.to_record, kind="import", run_id=None,
+                                                run_date=run_date or dt.date.today(), sources=night.sources,
+                                                superseded=night.superseded)
+        except BaseException:
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            raise
+    return Backfill(summaries, recorded, night.consulted.already_recorded, history.folder)

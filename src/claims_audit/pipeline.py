@@ -98,25 +98,10 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     ``records``: a folder of medical records read as the operative notes of the lines they name
     (claims_audit.records). ``history``: the claims history (:class:`claims_audit.history.History`)
     the history-aware edits read beside tonight's lines; the caller records tonight's lines in it."""
-    layout = load_layout(schema_path)
-    mapping = load_mapping(mapping_path)
-    validate_mapping(mapping, layout)
-    found = discover(paths)
+    layout, found, summaries, lines, rejected = _read_all(paths, schema_path, mapping_path, progress)
     inputs = [i for i in found if i.ignored is None]
-    summaries: list[InputSummary] = []
-    frames: list[pl.DataFrame] = []
-    rejected: list[pl.DataFrame] = []
-    for n, inp in enumerate(inputs):
-        if progress:
-            progress(f"reading {inp.path.name}", n, len(inputs))
-        summary, lines, bad = _audit_input(inp, layout, mapping)
-        summaries.append(summary)
-        if lines is not None and lines.height:
-            frames.append(lines)
-        rejected.append(bad)
     if progress:
         progress("applying rules", len(inputs), len(inputs))
-    lines = _concat_lines(frames, layout)
     if records is not None:
         from . import records as records_mod
         if progress:
@@ -138,6 +123,41 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         ignored=[(i.display, i.ignored) for i in found if i.ignored is not None], history=night)
     reconcile(result, lines.height)
     return result
+
+
+def _read_all(paths: list[str | Path], schema_path: str | Path | None, mapping_path: str | Path | None,
+              progress: Progress | None = None
+              ) -> tuple[Layout, list[InputFile], list[InputSummary], pl.DataFrame, list[pl.DataFrame]]:
+    """Every input read and validated: the layout, what was found, each input's summary, the run's
+    audited lines (with line_key) and the rejected cells per input."""
+    layout = load_layout(schema_path)
+    mapping = load_mapping(mapping_path)
+    validate_mapping(mapping, layout)
+    found = discover(paths)
+    inputs = [i for i in found if i.ignored is None]
+    summaries: list[InputSummary] = []
+    frames: list[pl.DataFrame] = []
+    rejected: list[pl.DataFrame] = []
+    for n, inp in enumerate(inputs):
+        if progress:
+            progress(f"reading {inp.path.name}", n, len(inputs))
+        summary, lines, bad = _audit_input(inp, layout, mapping)
+        summaries.append(summary)
+        if lines is not None and lines.height:
+            frames.append(lines)
+        rejected.append(bad)
+    return layout, found, summaries, _concat_lines(frames, layout), rejected
+
+
+def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = None,
+                mapping_path: str | Path | None = None) -> tuple[list[InputSummary], pl.DataFrame]:
+    """Read and validate inputs as a run does, without any rule (the history back-fill); reconciled."""
+    _, _, summaries, lines, _ = _read_all(paths, schema_path, mapping_path)
+    for i in summaries:
+        if i.rows_read != i.rows_audited + i.rows_rejected:
+            raise ReconciliationError(f"internal error: {i.path} read {i.rows_read} rows but audited "
+                                      f"{i.rows_audited} and rejected {i.rows_rejected}")
+    return summaries, lines
 
 
 def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str]
