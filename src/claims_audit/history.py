@@ -227,11 +227,13 @@ class History:
         try:
             frames = [pl.scan_parquet(f).with_columns(pl.lit(ids[f.name], pl.Int64).alias("batch_id"))
                       for f in files]
+            # the member filter first, on the one integer column (the others are decoded for the few
+            # matching rows only): this scan is the whole cost of a lookup
             found = (pl.concat(frames, how="vertical")
-                     .filter(pl.col("member_key").is_in(members.implode())
-                             & pl.col("service_date").is_between(lo, hi)
-                             & ~pl.col("source_sha256").is_in(sorted(exclude_shas)))
+                     .filter(pl.col("member_key").is_in(members.implode()))
                      .collect())
+            found = found.filter(pl.col("service_date").is_between(lo, hi)
+                                 & ~pl.col("source_sha256").is_in(sorted(exclude_shas)))
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise LedgerError(f"claims history {self.folder} cannot be read ({type(exc).__name__}): a file is "
                               "damaged; restore the folder or use --no-history", ExitCode.USAGE) from None
@@ -370,7 +372,7 @@ class Night:
     edit_lines: pl.DataFrame  # tonight's lines the edits read + history lines (negative line_key)
     history_lines: pl.DataFrame  # line_key, history_source of the history lines (to name a related line)
     silent: list[int]  # line_keys of tonight's lines that raise no finding: voids, superseded originals
-    to_record: pl.DataFrame  # STORED columns but run_date, member_id for member_key (keyed when recorded)
+    to_record: pl.DataFrame  # STORED columns but run_date (member_id instead of member_key on a first run)
     sources: list[tuple[str, str]]  # (source file, sha256) of the lines to record
     superseded: list[tuple[str, str]]  # (claim id, frequency) tonight's replacements and voids name
     consulted: Consulted
@@ -422,7 +424,10 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
                  .filter(pl.col("source_file").is_in([f for f, _ in new_sources]))
                  .with_columns(pl.col("source_file").replace_strict(dict(new_sources), default=None)
                                .alias("source_sha256")))
-    stored = ["member_id" if c == "member_key" else c for c in STORED if c != "run_date"]
+    # keyed now when this history has its ledger (the same key records them); a first run's keys are
+    # made again with the new ledger's key when it records
+    keyed = history.ledger is not None
+    stored = [c if keyed or c != "member_key" else "member_id" for c in STORED if c != "run_date"]
     return Night(edit_lines, earlier.select("line_key", "history_source"), silent,
                  to_record.select(stored), new_sources,
                  [tuple(r) for r in adjusted.iter_rows()], consulted)
