@@ -26,7 +26,9 @@ from .report import ReportPaths, report_paths, write_reports
 
 
 @dataclass(frozen=True)
-class Outcome:
+class AuditRun:
+    """A finished run: its result, the report files written, and what the ledger made of it."""
+
     result: pipeline.AuditResult
     paths: ReportPaths
     ledger: Any = None  # ledger.RunView when the ledger was used
@@ -36,7 +38,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
           schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: Path | None = None,
           no_ledger: bool = False, records: Path | None = None, history: Path | None = None,
-          no_history: bool = False) -> Outcome:
+          no_history: bool = False) -> AuditRun:
     """Run the audit and write its report.
 
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
@@ -71,7 +73,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
             progress("writing report", 1, 1)
         if ledger_path is None:
             report = write_reports(result, out, mask=mask, dispositions=outcomes.names)
-            return Outcome(result, report)
+            return AuditRun(result, report)
         store = store or Ledger.open(ledger_path, create=True)
         run_id = new_run_id()
         written: list[Path] = []
@@ -89,7 +91,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
                 with contextlib.suppress(OSError):
                     path.unlink()
             raise
-        return Outcome(result, report, view)
+        return AuditRun(result, report, view)
     finally:
         if store is not None:
             store.close()

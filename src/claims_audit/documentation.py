@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
-DATA = Path(__file__).parent / "data" / "documentation"
+from . import configfile
+from .errors import ConfigError
+from .shipped import DOCUMENTATION_DATA as DATA
 APPROACH_FIELD = "documented_approach"
 SITE_FIELD = "documented_site"
 NOTE_FIELD = "op_note"
@@ -85,7 +86,7 @@ def _words(terms: list[str] | tuple[str, ...]) -> str:
     return r"\b" + _alt(terms) + r"\b"
 
 
-def _i(pattern: str) -> str:
+def insensitive(pattern: str) -> str:
     """Case-insensitive, with ASCII word boundaries (much faster in the regex engine's DFA)."""
     return "(?i)" + pattern.replace(r"\b", r"(?-u:\b)")
 
@@ -152,13 +153,28 @@ class Vocabulary:
         return self.labels.get(concept or "unknown", concept or "unknown")
 
 
+WHAT = "documentation rule data"
+
+
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(fh)]
+    except FileNotFoundError:
+        raise ConfigError(f"{WHAT} not found: {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{WHAT} {path} cannot be read: {type(exc).__name__}") from None
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    doc = configfile.load(path, WHAT) or {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{WHAT} {path} must be a mapping")
+    return doc
 
 
 def _meta(path: Path) -> dict[str, str]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = _yaml(path)
     return {"version": str(doc.get("version", "")),
             "effective": str(doc.get("effective", doc.get("effective_date", ""))),
             "source": " ".join(str(doc.get("source", "")).split())}
@@ -166,10 +182,19 @@ def _meta(path: Path) -> dict[str, str]:
 
 @lru_cache(maxsize=8)
 def load_vocabulary(folder: Path | str = DATA) -> Vocabulary:
-    """Read every documentation data file of ``folder`` and build the patterns."""
+    """Read every documentation data file of ``folder`` and build the patterns. A missing, unreadable or
+    malformed data file is a ConfigError naming it (exit 2), never an internal error."""
     folder = Path(folder)
-    voc = yaml.safe_load((folder / "vocabulary.yaml").read_text(encoding="utf-8"))
-    neg = yaml.safe_load((folder / "negation.yaml").read_text(encoding="utf-8"))
+    try:
+        return _build_vocabulary(folder)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"{WHAT} in {folder} is malformed ({type(exc).__name__}: {str(exc)[:80]}); "
+                          "check the files against data/documentation/README.md") from None
+
+
+def _build_vocabulary(folder: Path) -> Vocabulary:
+    voc = _yaml(folder / "vocabulary.yaml")
+    neg = _yaml(folder / "negation.yaml")
     abbreviations = _read_csv(folder / "abbreviations.csv")
     devices = _read_csv(folder / "devices.csv")
     kinds = tuple(Kind(r["kind"], r["role"], r["pattern"], r["description"])
@@ -324,7 +349,7 @@ def load_vocabulary(folder: Path | str = DATA) -> Vocabulary:
 
 def answered(e: pl.Expr, vocab: Vocabulary) -> pl.Expr:
     """The text, or null when it is blank or a non-answer ("N/A", "see op note", "vein")."""
-    return (pl.when(e.is_null() | (e.str.strip_chars() == "") | e.str.contains(_i(vocab.non_answer)))
+    return (pl.when(e.is_null() | (e.str.strip_chars() == "") | e.str.contains(insensitive(vocab.non_answer)))
             .then(pl.lit(None, pl.String)).otherwise(e))
 
 
@@ -336,14 +361,14 @@ MODES = ("approach", "treated", "vessel")
 def corrected(text: pl.Expr, vocab: Vocabulary) -> pl.Expr:
     """An abstract field with the misspellings of spellings.csv replaced by the words they stand for."""
     for pattern, word in vocab.spellings:
-        text = text.str.replace_all(_i(_words([pattern])), word)
+        text = text.str.replace_all(insensitive(_words([pattern])), word)
     return text
 
 
 def clause_parts(text: pl.Expr, vocab: Vocabulary) -> pl.Expr:
     """The text (after the ``ignore`` replacements) as a list of clauses, each with its punctuation."""
     for _, pattern, repl in vocab.pre_steps:
-        text = text.str.replace_all(_i(pattern), repl)
+        text = text.str.replace_all(insensitive(pattern), repl)
     return text.str.extract_all(CLAUSE_SPLIT)
 
 
@@ -357,11 +382,11 @@ def cleaned_from_parts(parts: pl.Expr, vocab: Vocabulary, mode: str = "approach"
     """
     el = pl.element()
     text = parts.list.eval(
-        pl.when(el.str.contains(_i(vocab.clause_trigger[mode])))
+        pl.when(el.str.contains(insensitive(vocab.clause_trigger[mode])))
         .then(el.str.replace(r"^[^.;:,!?\n\x1f]*", GAP)).otherwise(el)
     ).list.join("")
     for _, pattern, repl in vocab.post_steps[mode]:
-        text = text.str.replace_all(_i(pattern), repl)
+        text = text.str.replace_all(insensitive(pattern), repl)
     return text
 
 
@@ -376,12 +401,12 @@ def clean(text: pl.Expr, vocab: Vocabulary, mode: str = "approach") -> pl.Expr:
 def procedure_sentences(text: pl.Expr, vocab: Vocabulary) -> pl.Expr:
     """The sentences of a (cleaned) note that describe thrombus removal, joined by " … "."""
     el = pl.element()
-    return (text.str.extract_all(SENTENCE_SPLIT).list.eval(el.filter(el.str.contains(_i(vocab.removal))))
+    return (text.str.extract_all(SENTENCE_SPLIT).list.eval(el.filter(el.str.contains(insensitive(vocab.removal))))
             .list.join(GAP))
 
 
 def _has(text: pl.Expr, pattern: str) -> pl.Expr:
-    return text.str.contains(_i(pattern)).fill_null(False)
+    return text.str.contains(insensitive(pattern)).fill_null(False)
 
 
 # Each reading is done in two steps: flag columns (one regular-expression pass each, materialised once)
@@ -427,8 +452,8 @@ def vessel_flags(text: pl.Expr, vocab: Vocabulary, p: str, abstract: bool = Fals
     out = []
     for concept, pattern in patterns.items():
         if concept in vocab.vessels_not:
-            flag = (text.str.count_matches(_i(pattern))
-                    > text.str.count_matches(_i(vocab.vessels_not[concept]))).fill_null(False)
+            flag = (text.str.count_matches(insensitive(pattern))
+                    > text.str.count_matches(insensitive(vocab.vessels_not[concept]))).fill_null(False)
         else:
             flag = _has(text, pattern)
         out.append(flag.alias(f"{p}{concept}"))
@@ -462,8 +487,8 @@ def side_of_abstract(text: pl.Expr, vocab: Vocabulary) -> pl.Expr:
 
 def side_tokens(text: pl.Expr, vocab: Vocabulary) -> pl.Expr:
     """A copy of the text with vessel words replaced by VESSEL_TOKEN and site / limb words by SITE_TOKEN."""
-    return (text.str.replace_all(_i(vocab.side_anat_vessel), VESSEL_TOKEN)
-            .str.replace_all(_i(vocab.side_anat_site), SITE_TOKEN))
+    return (text.str.replace_all(insensitive(vocab.side_anat_vessel), VESSEL_TOKEN)
+            .str.replace_all(insensitive(vocab.side_anat_site), SITE_TOKEN))
 
 
 def side_counts(tokens: pl.Expr, text: pl.Expr, vocab: Vocabulary, p: str, title: bool = True
@@ -473,7 +498,7 @@ def side_counts(tokens: pl.Expr, text: pl.Expr, vocab: Vocabulary, p: str, title
     first = tokens.str.extract(r"^([^.\n]*)", 1)
 
     def count(t: pl.Expr, pattern: str) -> pl.Expr:
-        return t.str.count_matches(_i(pattern)).fill_null(0).cast(pl.Int64)
+        return t.str.count_matches(insensitive(pattern)).fill_null(0).cast(pl.Int64)
 
     def twice(pattern: str) -> pl.Expr:
         return count(tokens, pattern) + count(first, pattern) if title else count(tokens, pattern)
@@ -514,7 +539,7 @@ def _window(text: pl.Expr, pattern: str, words: int = WINDOW_WORDS) -> pl.Expr:
     Done in steps that stay fast on long notes: extract the match, split the text at it, and take the
     last words before and the first words after.
     """
-    match = text.str.extract(_i("(" + pattern + ")"), 1)
+    match = text.str.extract(insensitive("(" + pattern + ")"), 1)
     parts = text.str.splitn(match, 2)
     before = parts.struct.field("field_0").str.extract(rf"((?:\S+\s+){{0,{words}}}\S*)$", 1)
     after = parts.struct.field("field_1").str.extract(rf"^(\S*(?:\s+\S+){{0,{words}}})", 1)
@@ -575,7 +600,7 @@ def classify_texts(keys: pl.DataFrame, vocab: Vocabulary, details: bool = False)
                          vocab).alias("_side_abs"),
         # bare side words of the approach reading (which keeps the access route): the side of the access
         # when the vessel reading carries none ("right popliteal access ...; the femoral vein was cleared")
-        *[col("_na").str.count_matches(_i(vocab.side_bare[s])).fill_null(0).cast(pl.Int64).alias(f"_sa_{s}")
+        *[col("_na").str.count_matches(insensitive(vocab.side_bare[s])).fill_null(0).cast(pl.Int64).alias(f"_sa_{s}")
           for s in SIDES],
         _has(col("_na"), vocab.removal).alias("_removal"),
         _has(col("_n"), vocab.removal).alias("_removal_raw"),

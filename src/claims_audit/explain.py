@@ -47,13 +47,13 @@ def negations(text: str | None, vocab: doc.Vocabulary, mode: str = "approach") -
 
     def found(series_text: str, pattern: str) -> list[str]:
         frame = pl.DataFrame({"t": [series_text]}, schema={"t": pl.String})
-        return frame.select(pl.col("t").str.extract_all(doc._i(pattern))).item().to_list()
+        return frame.select(pl.col("t").str.extract_all(doc.insensitive(pattern))).item().to_list()
 
     current = text
     for step, pattern, repl in vocab.pre_steps:
         if step != "clause break":
             out += [(step, m) for m in found(current, pattern)]
-        current = pl.DataFrame({"t": [current]}).select(pl.col("t").str.replace_all(doc._i(pattern), repl)).item()
+        current = pl.DataFrame({"t": [current]}).select(pl.col("t").str.replace_all(doc.insensitive(pattern), repl)).item()
     clauses = found(current, doc.CLAUSE_SPLIT) if current else []
     trigger = vocab.clause_trigger[mode]
     kept = []
@@ -67,7 +67,7 @@ def negations(text: str | None, vocab: doc.Vocabulary, mode: str = "approach") -
     current = "".join(kept)
     for step, pattern, repl in vocab.post_steps[mode]:
         out += [(step, m) for m in found(current, pattern)]
-        current = pl.DataFrame({"t": [current]}).select(pl.col("t").str.replace_all(doc._i(pattern), repl)).item()
+        current = pl.DataFrame({"t": [current]}).select(pl.col("t").str.replace_all(doc.insensitive(pattern), repl)).item()
     tidy = [(step, " ".join(t.replace(doc.MARK, "").split()).strip(" ,;:")) for step, t in out]
     return [(s, t) for s, t in tidy if t and t != "…"]
 
@@ -81,7 +81,7 @@ def _first_match(text: str | None, pattern: str) -> str | None:
     if not text:
         return None
     frame = pl.DataFrame({"t": [text]}, schema={"t": pl.String})
-    found = frame.select(pl.col("t").str.extract(doc._i("(" + pattern + ")"), 1)).item()
+    found = frame.select(pl.col("t").str.extract(doc.insensitive("(" + pattern + ")"), 1)).item()
     return " ".join(found.split()) if found else None
 
 

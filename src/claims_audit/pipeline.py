@@ -24,10 +24,10 @@ from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
 from .rules.inputs import rule_inputs
 from .schema import Layout, load_layout, load_mapping, validate_mapping
 from .validation import FILE_REJECTED, validate
-from .validation import REJECTED_COLUMNS as CELL_REJECTED_COLUMNS
+from .validation import REJECTED_CELL_SCHEMA
 
 # the validator's rejected cells, with the file they came from
-REJECTED_COLUMNS = {"source_file": pl.String, **CELL_REJECTED_COLUMNS}
+REJECTED_SCHEMA = {"source_file": pl.String, **REJECTED_CELL_SCHEMA}
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -115,7 +115,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         night = _against_history(history, lines, summaries, run_date or dt.date.today(), rule_config)
     doc, output = apply_rules(lines, rule_config, records, night)
     findings = assemble(lines, output, doc, night.history_lines if night is not None else None)
-    rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_COLUMNS)
+    rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
     result = AuditResult(
         run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
@@ -185,7 +185,7 @@ def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str]
     summary.status = "ok" if checked.rows_rejected == 0 else "partial"
     lines = checked.lines.with_columns(pl.lit(inp.display).alias("source_file"))
     bad = checked.rejected.with_columns(pl.lit(inp.display).alias("source_file")).select(
-        list(REJECTED_COLUMNS))
+        list(REJECTED_SCHEMA))
     return summary, lines, bad
 
 
@@ -195,7 +195,7 @@ def _reject_file(summary: InputSummary, reason: str, column: str | None, rows: i
     summary.rows_read = summary.rows_rejected = rows
     bad = pl.DataFrame({"source_file": [summary.path], ROW: [None], "column": [column], "value": [None],
                         "problem": [f"file rejected: {reason}"], "outcome": [FILE_REJECTED]},
-                       schema=REJECTED_COLUMNS)
+                       schema=REJECTED_SCHEMA)
     return summary, None, bad
 
 

@@ -12,7 +12,6 @@ import operator
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ import polars as pl
 
 from . import configfile
 from .errors import ConfigError
+from .shipped import schemas_dir
 
 if TYPE_CHECKING:
     import pandera.polars as pa
@@ -44,14 +44,6 @@ ACCEPT: dict[str, dict[str, Any]] = {
 # Damage a spreadsheet does to ids and codes it took for numbers (`spreadsheet_damage:` in the layout).
 SCIENTIFIC = r"^[+-]?\d+(\.\d+)?[eE][+-]\d+$"  # how Excel writes a long number it shows in a narrow cell
 DAMAGE = {"scientific_notation", "lost_leading_zeros"}
-
-
-def schemas_dir() -> Path:
-    """The folder holding the shipped schemas: inside the installed package, else the source tree."""
-    packaged = resources.files("claims_audit") / "schemas"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 def header_key(name: str) -> str:

@@ -37,7 +37,7 @@ import polars as pl
 from .readers import ROW, RawTable
 from .schema import ColumnSpec, Layout, cast, damage_problem, normalize, value_ok
 
-REJECTED_COLUMNS = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String,
+REJECTED_CELL_SCHEMA = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String,
                     "outcome": pl.String}
 # the `outcome` of a Rejected row
 ROW_REJECTED = "row rejected"
@@ -74,7 +74,7 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
         normalized = original.with_columns([normalize(s) for s in layout.columns])
         cells = _failures(normalized, original, layout)
     else:
-        cells = pl.DataFrame(schema=REJECTED_COLUMNS)
+        cells = pl.DataFrame(schema=REJECTED_CELL_SCHEMA)
     required = [s.name for s in layout.columns if s.required]
     bad_rows = cells.filter(pl.col("column").is_in(required)).get_column(ROW).unique()
     cells = cells.with_columns(pl.when(pl.col(ROW).is_in(bad_rows.implode())).then(pl.lit(ROW_REJECTED))
@@ -85,7 +85,7 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
     ignored = cells.filter(pl.col("outcome") == VALUE_IGNORED)
     lines = _without_empty_chunks(_without_ignored(_without_empty_chunks(lines), ignored, layout))
     structural = raw.structural.with_columns(pl.lit(ROW_REJECTED).alias("outcome"))
-    rejected = pl.concat([structural.select(REJECTED_COLUMNS.keys()).cast(REJECTED_COLUMNS), cells])
+    rejected = pl.concat([structural.select(REJECTED_CELL_SCHEMA.keys()).cast(REJECTED_CELL_SCHEMA), cells])
     rejected = rejected.sort(ROW, "column", nulls_last=False, maintain_order=True)
     rows_rejected = raw.structural.height + bad_rows.len()
     counts = dict(ignored.group_by("column").len().iter_rows())
@@ -266,7 +266,7 @@ def _failures(frame: pl.DataFrame, original: pl.DataFrame, layout: Layout) -> pl
 
     try:
         layout.pandera_schema.validate(frame, lazy=True)
-        return pl.DataFrame(schema=REJECTED_COLUMNS)
+        return pl.DataFrame(schema=REJECTED_CELL_SCHEMA)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
     fc = fc.filter(pl.col("index").is_not_null() & pl.col("column").is_not_null())
@@ -285,7 +285,7 @@ def _failures(frame: pl.DataFrame, original: pl.DataFrame, layout: Layout) -> pl
             .otherwise(pl.coalesce(damage_problem(spec), pl.lit(spec.problem)))).to_series()
         out.append(pl.DataFrame({ROW: rows, "column": [col] * part.height, "value": values,
                                  "problem": problem, "outcome": [None] * part.height},
-                                schema=REJECTED_COLUMNS))
+                                schema=REJECTED_CELL_SCHEMA))
     if not out:
-        return pl.DataFrame(schema=REJECTED_COLUMNS)
+        return pl.DataFrame(schema=REJECTED_CELL_SCHEMA)
     return pl.concat(out).unique(maintain_order=True)

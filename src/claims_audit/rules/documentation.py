@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from .. import ruledata
+from ..errors import ConfigError
 from ..documentation import DATA, NOTE_HISTORY_ONLY, NOTE_NO_REMOVAL, Vocabulary, load_vocabulary
 from . import conform, empty_output
 from .registry import AUDITED_LINES, declare, default_severity, register
@@ -33,7 +34,13 @@ CROSSWALK_REF = "documentation crosswalk (data/documentation/crosswalk.csv): {} 
 
 @lru_cache(maxsize=4)
 def crosswalk(path: Path = DATA / "crosswalk.csv") -> pl.DataFrame:
-    return pl.read_csv(path, infer_schema=False).select("approach", "vessel", pl.col("code").alias("_xw"))
+    """The approach x vessel -> code table (documentation rule data)."""
+    try:
+        table = pl.read_csv(path, infer_schema=False)
+        return table.select("approach", "vessel", pl.col("code").alias("_xw"))
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ConfigError(f"documentation rule data {path} cannot be read ({type(exc).__name__}): it needs "
+                          "the columns approach, vessel and code") from None
 
 
 def _label(col: str, vocab: Vocabulary) -> pl.Expr:
