@@ -45,5 +45,5 @@ def test_ptp_message_names_the_ncci_rationale_as_the_table_writes_it():
 
 
 def test_ptp_rationale_keeps_the_capitals_of_the_table():
-    [f] = run(line(code="0644T"), line(code="37187"), rule="PTP_CONFLICT").to_dicts()
+    [f] = run(line(), line(code="36591"), rule="PTP_CONFLICT").to_dicts()
     assert "(NCCI rationale: CPT Manual or CMS manual coding instruction)" in f["message"]
