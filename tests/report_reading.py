@@ -45,5 +45,5 @@ def summary_table(path: Path, first: str, second: str) -> list[dict]:
     for r in rows[start + 1:]:
         if not r or r[0] is None:
             break
-        out.append(dict(zip(head, r)))
+        out.append(dict(zip(head, list(r) + [None] * (len(head) - len(r)))))  # read-only drops trailing blanks
     return out
