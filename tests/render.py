@@ -38,7 +38,7 @@ def to_pdf(workbook: Path, outdir: Path, soffice: str) -> Path:
     cmd = [soffice, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
            "--convert-to", PDF_FILTER, "--outdir", str(outdir), str(workbook)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
-                          env={**os.environ, "HOME": str(outdir)})
+                          env={**os.environ, "HOME": str(outdir / "lo-profile")})
     pdf = outdir / f"{workbook.stem}.pdf"
     if proc.returncode != 0 or not pdf.exists():
         raise AssertionError(f"LibreOffice could not convert the workbook: {proc.stdout} {proc.stderr}")

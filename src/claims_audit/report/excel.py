@@ -18,7 +18,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.text import RichText
 from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -59,6 +59,8 @@ MIN_WIDTH = 6
 FILTER_BUTTON = 3  # characters the auto-filter arrow takes beside a header
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+RIGHT = Alignment(horizontal="right")
+CENTRE = Alignment(horizontal="center")
 TITLE_FONT = Font(bold=True, size=14, color="1F4E78")
 SECTION_FONT = Font(bold=True, size=12, color="1F4E78")
 HINT_FONT = Font(italic=True, color="595959")
@@ -75,13 +77,21 @@ class SheetTable:
     dropdown: dict[str, Sequence[str]] | None = None  # column -> allowed values
 
 
-def _header(ws, names: Sequence[str]) -> list[WriteOnlyCell]:
+def _header(ws, names: Sequence[str], numeric: Sequence[bool] = (), align: Alignment | None = None
+            ) -> list[WriteOnlyCell]:
+    """Header cells; those over numbers aligned like the numbers below them (`align`, default right)."""
     cells = []
-    for n in names:
+    for i, n in enumerate(names):
         c = WriteOnlyCell(ws, value=n)
         c.font, c.fill = HEADER_FONT, HEADER_FILL
+        if i < len(numeric) and numeric[i]:
+            c.alignment = align or RIGHT
         cells.append(c)
     return cells
+
+
+def _numeric(frame: pl.DataFrame) -> list[bool]:
+    return [t.is_numeric() or t == pl.Date for t in frame.dtypes]
 
 
 def _as_text(ws, value: str) -> WriteOnlyCell:
@@ -133,9 +143,10 @@ def content_widths(frame: pl.DataFrame) -> dict[str, int]:
 
 def column_width(name: str, content: int) -> int:
     """Wide enough for the header (and its filter arrow) and the widest value, up to the column's limit
-    (a wrap column wraps beyond it)."""
+    (a wrap column wraps beyond it). The width unit is a digit; capitals and bold headers are wider, hence
+    the tenth added."""
     limit = WIDTHS.get(name, MAX_WIDTH)
-    return max(MIN_WIDTH, len(name) + FILTER_BUTTON, min(content + 1, limit))
+    return max(MIN_WIDTH, -(-len(name) * 11 // 10) + FILTER_BUTTON, min(-(-content * 11 // 10) + 1, limit))
 
 
 def _size_columns(ws, frame: pl.DataFrame) -> dict[str, int]:
@@ -194,7 +205,7 @@ def write_table(wb: Workbook, table: SheetTable) -> list[str]:
         for col in REVIEW_COLUMNS:  # what a reviewer types there stays text ("-see chart" is no formula)
             if col in part.columns:
                 ws.column_dimensions[get_column_letter(part.columns.index(col) + 1)].number_format = "@"
-        ws.append(_header(ws, part.columns))
+        ws.append(_header(ws, part.columns, _numeric(part), CENTRE))  # data rows centre numbers and dates
         wrap = {c: widths[c] for c in part.columns if c in WRAP_COLUMNS}
         _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part, wrap))  # rows spliced in by save()
     return titles
@@ -304,7 +315,7 @@ class _SummaryWriter:
 
     def table(self, frame: pl.DataFrame) -> tuple[int, int]:
         """Header and rows; returns (header row, last row)."""
-        header = self.append(_header(self.ws, [label(c) for c in frame.columns]))
+        header = self.append(_header(self.ws, [label(c) for c in frame.columns], _numeric(frame)))
         for r in _rows(self.ws, clean_text_columns(frame)):
             self.append(r)
         return header, self.row

@@ -53,7 +53,9 @@ class CellStyles:
 
     date: int
     wrap: int
-    top: int  # every other cell: aligned to the top of its row
+    top: int  # text cells: aligned to the top of their row
+    number: int  # numbers: top, centred (a line number right-aligned beside a left-aligned member id
+    #              would read as one number)
 
 
 def _escape(e: pl.Expr) -> pl.Expr:
@@ -67,6 +69,7 @@ def _cell(name: str, dtype: pl.DataType, letter: str, styles: CellStyles, wrap: 
     c = pl.col(name)
     head = [pl.lit(f'<c r="{letter}'), pl.col("__r")]  # __r: the row number as text
     style = f'" s="{styles.wrap if wrap else styles.top}"'
+    number = f'" s="{styles.number}"'
     text = style + ' t="inlineStr"><is><t xml:space="preserve">'
     if dtype == pl.String:
         parts = [pl.lit(text), _escape(c), pl.lit("</t></is></c>")]
@@ -74,10 +77,10 @@ def _cell(name: str, dtype: pl.DataType, letter: str, styles: CellStyles, wrap: 
         serial = (c - pl.lit(EXCEL_EPOCH)).dt.total_days()
         parts = [pl.lit(f'" s="{styles.date}" t="n"><v>'), serial.cast(pl.String), pl.lit("</v></c>")]
     elif dtype == pl.Boolean:
-        parts = [pl.lit(style + ' t="b"><v>'), c.cast(pl.Int8).cast(pl.String), pl.lit("</v></c>")]
+        parts = [pl.lit(number + ' t="b"><v>'), c.cast(pl.Int8).cast(pl.String), pl.lit("</v></c>")]
     elif dtype.is_numeric():
         value = pl.when(c.is_finite()).then(c) if dtype.is_float() else c
-        parts = [pl.lit(style + ' t="n"><v>'), value.cast(pl.String), pl.lit("</v></c>")]
+        parts = [pl.lit(number + ' t="n"><v>'), value.cast(pl.String), pl.lit("</v></c>")]
     else:
         parts = [pl.lit(text), _escape(c.cast(pl.String)), pl.lit("</t></is></c>")]
     return pl.concat_str([*head, *parts]).fill_null("")
@@ -90,7 +93,7 @@ def _rows_binary(frame: pl.DataFrame, styles: CellStyles | int, first_row: int,
     if frame.height == 0:
         return b""
     if isinstance(styles, int):
-        styles, wrap = CellStyles(styles, 0, 0), None
+        styles, wrap = CellStyles(styles, 0, 0, 0), None
     nulls = frame.null_count().row(0)
     wrap = {c: w for c, w in (wrap or {}).items() if c in frame.columns and frame.schema[c] == pl.String}
     cells = [_cell(n, t, get_column_letter(i + 1), styles, n in wrap).alias(f"__c{i}")  # empty column: no cells
@@ -105,12 +108,12 @@ def _rows_binary(frame: pl.DataFrame, styles: CellStyles | int, first_row: int,
 
 def _row_height(wrap: Mapping[str, float]) -> pl.Expr:
     """The row's height attributes ("" for one line): the most lines any of its wrap cells takes, a line
-    holding about 1.2 column-width units of text (the width unit is a digit, wider than most letters) less
+    holding about 1.3 column-width units of text (the width unit is a digit, wider than most letters) less
     what breaking between words loses, plus the line breaks in the text."""
     if not wrap:
         return pl.lit("")
     lines = pl.max_horizontal([
-        ((pl.col(c).str.len_chars() / max(width * 1.2 - WRAP_LOSS, 4.0)).ceil()
+        ((pl.col(c).str.len_chars() / max(width * 1.3 - WRAP_LOSS, 4.0)).ceil()
          + pl.col(c).str.count_matches("\n")).fill_null(1)
         for c, width in wrap.items()]).clip(1, MAX_LINES).cast(pl.Int64)
     return (pl.when(lines > 1).then(pl.format(' ht="{}" customHeight="1"', lines * LINE_POINTS))
@@ -123,8 +126,8 @@ def rows_xml(frame: pl.DataFrame, styles: CellStyles | int, first_row: int = 2,
     return _rows_binary(frame, styles, first_row, wrap).decode("utf-8")
 
 
-def _top(xf: ET.Element, wrap: bool = False) -> None:
-    """Align a cell format to the top (and wrap its text)."""
+def _top(xf: ET.Element, wrap: bool = False, centre: bool = False) -> None:
+    """Align a cell format to the top (and wrap its text, or centre it)."""
     alignment = xf.find(f"{{{MAIN_NS}}}alignment")
     if alignment is None:
         alignment = ET.Element(f"{{{MAIN_NS}}}alignment")
@@ -132,23 +135,25 @@ def _top(xf: ET.Element, wrap: bool = False) -> None:
     alignment.set("vertical", "top")
     if wrap:
         alignment.set("wrapText", "1")
+    if centre:
+        alignment.set("horizontal", "center")
     xf.set("applyAlignment", "1")
 
 
 def _cell_styles(styles_xml: bytes) -> tuple[CellStyles, bytes]:
-    """The workbook's styles with a top-aligned yyyy-mm-dd date format, a top-aligned wrapping text
-    format and a top-aligned plain one (added to cellXfs)."""
+    """The workbook's styles with a top-aligned, centred yyyy-mm-dd date format and top-aligned formats
+    for wrapping text, other text and numbers (centred), added to cellXfs."""
     ET.register_namespace("", MAIN_NS)
     root = ET.fromstring(styles_xml)
     xfs = root.find(f"{{{MAIN_NS}}}cellXfs")
     if xfs is None:
         raise ValueError("workbook styles have no cellXfs")
     date = _date_style(root)
-    _top(xfs[date])
+    _top(xfs[date], centre=True)
     added = []
-    for wrap in (True, False):
+    for wrap, centre in ((True, False), (False, False), (False, True)):
         xf = ET.SubElement(xfs, f"{{{MAIN_NS}}}xf", numFmtId="0", fontId="0", fillId="0", borderId="0", xfId="0")
-        _top(xf, wrap=wrap)
+        _top(xf, wrap=wrap, centre=centre)
         added.append(len(xfs) - 1)
     xfs.set("count", str(len(xfs)))
     return CellStyles(date, *added), ET.tostring(root, xml_declaration=True, encoding="UTF-8")
