@@ -114,7 +114,7 @@ def _row_height(wrap: Mapping[str, float]) -> pl.Expr:
         return pl.lit("")
     lines = pl.max_horizontal([
         ((pl.col(c).str.len_chars() / max(width * 1.3 - WRAP_LOSS, 4.0)).ceil()
-         + pl.col(c).str.count_matches("\n")).fill_null(1)
+         + pl.col(c).str.count_matches("\n", literal=True)).fill_null(1)
         for c, width in wrap.items()]).clip(1, MAX_LINES).cast(pl.Int64)
     return (pl.when(lines > 1).then(pl.format(' ht="{}" customHeight="1"', lines * LINE_POINTS))
             .otherwise(pl.lit("")))
