@@ -61,6 +61,7 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 RIGHT = Alignment(horizontal="right")
 CENTRE = Alignment(horizontal="center")
+INDENT = Alignment(horizontal="left", indent=1)
 TITLE_FONT = Font(bold=True, size=14, color="1F4E78")
 SECTION_FONT = Font(bold=True, size=12, color="1F4E78")
 HINT_FONT = Font(italic=True, color="595959")
@@ -258,10 +259,10 @@ def rules_frame(rules_version: str, config: RuleConfig) -> pl.DataFrame:
 NOT_RUN = "not run (disabled)"  # the severity shown for a rule the rule configuration switched off
 CHART_ANCHOR = "E2"  # the findings-per-rule chart, beside the totals
 CHART_ROWS = 17  # rows (of the default height) the charts take
-SUMMARY_WIDTHS = {"B": 22, "C": 13, "D": 13, "E": 13, "F": 13, "G": 15, "H": 13, "I": 66, "J": 50}
+SUMMARY_WIDTHS = {"B": 22, "C": 13, "D": 13, "E": 13, "F": 14, "G": 13, "H": 15, "I": 66, "J": 50}
 # the error last: it runs on to the right over the empty cells beside it
-INPUT_COLUMNS = ("path", "status", "rows_read", "rows_audited", "rows_rejected", "blank_lines",
-                 "values_ignored", "encoding", "sha256", "error")
+INPUT_COLUMNS = ("path", "status", "encoding", "rows_read", "rows_audited", "rows_rejected", "blank_lines",
+                 "values_ignored", "sha256", "error")
 
 
 @dataclass
@@ -314,11 +315,26 @@ class _SummaryWriter:
             self.append(row)
 
     def table(self, frame: pl.DataFrame) -> tuple[int, int]:
-        """Header and rows; returns (header row, last row)."""
-        header = self.append(_header(self.ws, [label(c) for c in frame.columns], _numeric(frame)))
+        """Header and rows; returns (header row, last row). Text right after a column of (right-aligned)
+        numbers is indented, so "3" and "utf-8" do not read as one value."""
+        numeric = _numeric(frame)
+        cells = _header(self.ws, [label(c) for c in frame.columns], numeric)
+        after_number = [i for i in range(1, len(numeric)) if numeric[i - 1] and not numeric[i]]
+        for i in after_number:
+            cells[i].alignment = INDENT
+        header = self.append(cells)
         for r in _rows(self.ws, clean_text_columns(frame)):
+            for i in after_number:
+                if isinstance(r[i], str):
+                    r[i] = self.styled_cell(r[i], INDENT)
             self.append(r)
         return header, self.row
+
+    def styled_cell(self, value: str, alignment: Alignment) -> WriteOnlyCell:
+        c = WriteOnlyCell(self.ws, value=value)
+        c.data_type = "s"
+        c.alignment = alignment
+        return c
 
 
 def _small_text(size: int = 800) -> RichText:
