@@ -1,8 +1,10 @@
 """The Excel exception report (contract: sheets Summary, Findings, Rejected, Rules in that order).
 
 Written with openpyxl in write-only mode (constant memory). Every data sheet has a frozen header, an
-auto-filter and sized columns; dates are real Excel dates; text from claims is always written as text,
-never as a formula; tables longer than a sheet continue on numbered overflow sheets ("Findings 2", ...).
+auto-filter and columns sized to their content; long texts wrap (rows get the height they need, see
+sheetxml); dates are real Excel dates; text from claims is always written as text, never as a formula;
+tables longer than a sheet continue on numbered overflow sheets ("Findings 2", ...). Summary is read by
+people: labels in words (:mod:`labels`), totals and the chart first, no auto-filter.
 """
 
 from __future__ import annotations
