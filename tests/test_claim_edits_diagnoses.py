@@ -64,7 +64,7 @@ def test_invalid_and_non_billable_codes():
     [f] = run(line(dx=("I82411", "I8241", "I8212")), rule="DIAGNOSIS_INVALID").to_dicts()
     assert "I82.41 is a heading" in f["message"] and "I82.411" in f["message"]
     assert "I8212 is not an ICD-10-CM code" in f["message"]
-    assert f["evidence"] == "dx_2 = I8241, dx_3 = I8212"
+    assert f["evidence"] == "dx_2 = I82.41, dx_3 = I82.12"  # as dx_codes writes them (issue 19)
     assert "simple-icd-10-cm" in f["reference"]
 
 

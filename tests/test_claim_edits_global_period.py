@@ -44,7 +44,7 @@ def test_postop_em_with_24_and_unrelated_diagnosis_is_clean():
 
 def test_postop_em_with_24_but_the_surgery_diagnosis():
     [f] = run(line(), em(30, mods=("24",), dx=("I82411",)), rule="GLOBAL_PERIOD_EM").to_dicts()
-    assert "modifier 24" in f["message"] and "I82411" in f["message"]
+    assert "modifier 24" in f["message"] and "I82.411" in f["message"]
 
 
 def test_global_period_needs_same_provider_and_member():

@@ -13,12 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 from claims_audit import commit
 from claims_audit.commit import FAULT_ENV
 from conftest import line, run_subprocess, write_csv
+from report_reading import summary_items
 
 DAY = "2026-11-20"
 OTHER_DAY = "2026-11-21"
@@ -33,14 +33,7 @@ def extract(path: Path, lines: int) -> Path:
 
 
 def summary_item(xlsx: Path, item: str) -> object:
-    wb = openpyxl.load_workbook(xlsx, read_only=True)
-    try:
-        for row in wb["Summary"].iter_rows(max_col=2, values_only=True):
-            if row and row[0] == item:
-                return row[1]
-    finally:
-        wb.close()
-    return None
+    return summary_items(xlsx).get(item)
 
 
 def ledger_run_id(ledger: Path, day: str) -> str | None:

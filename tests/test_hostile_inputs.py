@@ -417,7 +417,7 @@ def test_every_folder_entry_is_audited_rejected_or_ignored_by_rule(cli, tmp_path
     summary = _summary_tables(xlsx(out))
     shown = {Path(str(r[0])).name for r in summary if r and r[0]}
     assert {"broken.csv", "old.xls", "night.csv.gz", "archive", ".DS_Store"} <= shown
-    assert ("ignored", "reason") in [tuple(r[:2]) for r in summary if r]
+    assert ("Not audited", "Reason") in [tuple(r[:2]) for r in summary if r]
     rejected = sheet_rows(xlsx(out), "Rejected")
     assert {Path(r["source_file"]).name for r in rejected} >= {"broken.csv", "old.xls", "night.csv.gz"}
 

@@ -17,6 +17,7 @@ import pytest
 
 from claims_audit import pipeline, records
 from conftest import line, manifest, read_sheet, run_subprocess, write_csv
+from report_reading import summary_rows
 
 RUN = dt.date(2026, 11, 20)
 OPEN_NOTE = ("Operative report. A left groin incision was made. The common femoral vein was opened and acute "
@@ -302,11 +303,10 @@ def test_cli_run_lists_records_on_summary_and_manifest_and_never_prints_them(fol
         assert leaked not in r.output
     doc = manifest(out)
     assert doc["records"]["files_read"] >= 3 and doc["records"]["unmatched"][0]["file"] == "ZZ9.txt"
-    summary = read_sheet(out / "claims-audit-2026-11-20.xlsx", "Summary")
-    cells = [str(v) for row in summary for v in row.values() if v is not None]
+    cells = [str(v) for row in summary_rows(out / "claims-audit-2026-11-20.xlsx") for v in row if v is not None]
     assert any("ZZ9.txt matches no claim line" in c for c in cells)
     assert any("E1.pdf could not be read: encrypted PDF" in c for c in cells)
-    assert any(c == "records_files_read" for c in cells)
+    assert any(c == "Record files read" for c in cells)
     findings = read_sheet(out / "claims-audit-2026-11-20.xlsx", "Findings")
     assert any(str(row["evidence"]).startswith("P1.pdf p.2:") for row in findings)
     assert SECRET not in json.dumps(doc)

@@ -35,8 +35,11 @@ def test_workbook_contract(cli, tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[:4] == ["Summary", "Findings", "Rejected", "Rules"]
-    for ws in wb.worksheets:
-        assert ws.freeze_panes == "A2", ws.title
+    for ws in wb.worksheets:  # data sheets: frozen header (and rule..claim on Findings), auto-filter
+        if ws.title == "Summary":
+            assert not ws.auto_filter.ref and ws.freeze_panes is None, "Summary is no filtered table"
+            continue
+        assert ws.freeze_panes == {"Findings": "E2", "Rules": "B2"}.get(ws.title, "A2"), ws.title
         assert ws.auto_filter.ref, ws.title
     f = wb["Findings"]
     header = [c.value for c in f[1]]

@@ -15,6 +15,7 @@ from conftest import line, manifest, write_csv
 
 from claims_audit.errors import ConfigError, UsageError
 from claims_audit.review import read_workbook
+from report_reading import summary_items
 
 DAY1, DAY2 = "2026-11-20", "2026-11-21"
 SECRET_MEMBER = "MBR-SECRET-77"
@@ -321,8 +322,8 @@ def test_no_ledger_is_the_plain_audit(cli, tmp_path):
     assert openpyxl.load_workbook(path, read_only=True).sheetnames == ["Summary", "Findings", "Rejected", "Rules"]
     assert {r["status"] for r in read_sheet(path, "Findings")} == {None}
     assert "ledger" not in manifest(tmp_path / "plain", DAY1)
-    summary_items = {r.get("item") for r in read_sheet(path, "Summary")}
-    assert "ledger" not in summary_items and "previous_run_date" not in summary_items
+    items = summary_items(path)
+    assert "run_id" in items and "ledger" not in items and "previous_run_date" not in items
     both = cli("run", src, "--out", tmp_path / "x", "--run-date", DAY1, "--no-ledger", "--ledger",
                tmp_path / "l.sqlite")
     assert both.exit_code == 2 or isinstance(both.exception, UsageError)

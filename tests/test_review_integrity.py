@@ -15,6 +15,7 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from claims_audit import safexlsx
+from report_reading import summary_items
 from test_review import (DAY1, assert_clean_error, cli_import, columns, extract, ledger_path, read_sheet,
                          review, run_night, state)
 
@@ -61,7 +62,7 @@ def _forged(tmp_path: Path, summary: list[tuple[str, object]], finding_id: str) 
 
 
 def _real_items(path: Path) -> dict[str, object]:
-    return {r["item"]: r["value"] for r in read_sheet(path, "Summary") if r.get("item")}
+    return summary_items(path)
 
 
 def test_a_hand_made_workbook_with_a_real_finding_id_is_refused(cli, tmp_path):

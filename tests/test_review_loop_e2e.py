@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openpyxl
 from conftest import line, manifest, run_subprocess, write_csv
+from report_reading import summary_items, summary_table
 
 from claims_audit.errors import LedgerError
 
@@ -54,33 +55,6 @@ def header(ws) -> tuple[int, dict[str, int]]:
 
 def by_claim(path: Path, sheet: str) -> dict[str, dict]:
     return {r["claim_id"]: r for r in read_sheet(path, sheet)}
-
-
-def summary_items(path: Path) -> dict[str, object]:
-    wb = openpyxl.load_workbook(path, read_only=True)
-    rows = list(wb["Summary"].iter_rows(values_only=True))
-    wb.close()
-    items = {}
-    for r in rows[1:]:
-        if not r or r[0] is None:
-            break
-        items[r[0]] = r[1]
-    return items
-
-
-def summary_table(path: Path, first: str, second: str) -> list[dict]:
-    """The Summary table whose header starts with `first`, `second` (comparison per rule, history)."""
-    wb = openpyxl.load_workbook(path, read_only=True)
-    rows = [r for r in wb["Summary"].iter_rows(values_only=True)]
-    wb.close()
-    start = next(i for i, r in enumerate(rows) if len(r) > 1 and (r[0], r[1]) == (first, second))
-    head = [h for h in rows[start] if h is not None]
-    out = []
-    for r in rows[start + 1:]:
-        if not r or r[0] is None:
-            break
-        out.append(dict(zip(head, r)))
-    return out
 
 
 def db(path: Path, sql: str, params: tuple = ()) -> list[tuple]:
@@ -170,7 +144,7 @@ def test_three_nights_of_review(cli, tmp_path, monkeypatch):
     assert {k: led2[k] for k in counts2} == counts2 and led2["previous_run_date"] == N1
     assert led2["path"] == str(ledger)
     items = summary_items(r2)
-    assert items["previous_run_date"] == N1 and items["findings"] == 5
+    assert items["previous_run_date"].date().isoformat() == N1 and items["findings"] == 5  # a real date
     assert (items["findings_open"], items["findings_closed"], items["new"], items["recurring"],
             items["decided"], items["resolved"]) == (4, 1, 2, 1, 2, 1)
     rules = {r["rule_id"]: r for r in summary_table(r2, "rule_id", "severity")}
@@ -179,7 +153,7 @@ def test_three_nights_of_review(cli, tmp_path, monkeypatch):
         "findings": 4, "new": 2, "recurring": 1, "decided": 1, "closed": 0, "resolved": 0}
     assert {k: rules["SITE_MISMATCH"][k] for k in ("decided", "closed")} == {"decided": 1, "closed": 1}
     assert rules["DOCUMENTATION_INCOMPLETE"]["resolved"] == 1 and rules["DOCUMENTATION_INCOMPLETE"]["findings"] == 0
-    assert [h["run_date"] for h in summary_table(r2, "run_date", "findings")] == [N1, N2]
+    assert [h["night"].date().isoformat() for h in summary_table(r2, "night", "findings")] == [N1, N2]
     with zipfile.ZipFile(r2) as z:
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert any("Findings per night" in c for c in charts) and any("Findings per rule" in c for c in charts)
@@ -218,7 +192,7 @@ def test_three_nights_of_review(cli, tmp_path, monkeypatch):
                                                                           "CLM-B": "Not an error"}
     led3 = manifest(reports, N3)["ledger"]
     assert (led3["new"], led3["recurring"], led3["decided"], led3["closed"], led3["resolved"]) == (0, 1, 4, 2, 0)
-    assert [h["findings"] for h in summary_table(r3, "run_date", "findings")] == [5, 5, 5]
+    assert [h["findings"] for h in summary_table(r3, "night", "findings")] == [5, 5, 5]
 
     # re-running night 3 replaces its record: same report, same ledger figures
     before = (read_sheet(r3, "Findings"), read_sheet(r3, "Closed"), led3)

@@ -116,24 +116,25 @@ def write_reports(result: Any, out_dir: Path, review: RunView | None = None, *, 
         if closed is not None and closed.height:
             closed = closed.with_columns(mask_ids(closed.get_column("member_id"), key).alias("member_id"))
     notes = list(notes or [])
-    summary_items: list[tuple[str, object]] = [("run_id", run_id)]
+    totals, details = _summary_totals(result), _summary_details(result, run_id)
     if review is not None:
-        summary_items += _review_items(review)
+        review_totals, review_details = _review_items(review)
+        totals, details = totals + review_totals, details + review_details
     extra: dict[str, Any] = {"run_id": run_id}
     if review is not None:
         extra["ledger"] = review.manifest()
     if getattr(result, "history", None) is not None:  # the claims history: what the run consulted
-        summary_items += result.history.consulted.summary_rows()
+        details += result.history.consulted.summary_rows()
         extra["history"] = result.history.consulted.manifest()
     if getattr(result, "records", None) is not None:  # --records: what was read, and what could not be
         notes += result.records.notes()
-        summary_items += result.records.summary_rows()
+        details += result.records.summary_rows()
         extra["records"] = result.records.manifest()
     if mask:
         notes.append(f"member_id values are masked with a keyed hash ({MASK_KEY_ENV}).")
     doc = manifest.build(result, {"xlsx": str(paths.xlsx), "json": str(paths.json)},
                          {**extra, "member_ids_masked": mask})
-    sheets = _Sheets(findings, rejected, dispositions, closed, notes, summary_items,
+    sheets = _Sheets(findings, rejected, dispositions, closed, notes, totals, details,
                      review.history if review is not None else None,
                      review.by_rule if review is not None else None)
     atomic_write_all([(paths.xlsx, lambda p: _write_workbook(result, p, sheets)),
@@ -142,17 +143,18 @@ def write_reports(result: Any, out_dir: Path, review: RunView | None = None, *, 
     return paths
 
 
-def _review_items(view: RunView) -> list[tuple[str, object]]:
-    """Summary rows from the ledger; `report_seal` with `run_id` lets review import prove the workbook is
-    a report of a run this ledger recorded."""
+def _review_items(view: RunView) -> tuple[list[tuple[str, object]], list[tuple[str, object]]]:
+    """Summary rows from the ledger: (totals, details). `report_seal` with `run_id` lets review import
+    prove the workbook is a report of a run this ledger recorded."""
     c = view.counts
-    return [
-        ("report_seal", view.seal), ("ledger", str(view.path)),
-        ("previous_run_date", view.previous_run_date or "(first run in this ledger)"),
-        ("findings_open", c["open"]), ("findings_closed", c["closed"]),
+    previous = (dt.date.fromisoformat(view.previous_run_date) if view.previous_run_date
+                else "(first run in this ledger)")
+    totals: list[tuple[str, object]] = [
+        ("previous_run_date", previous), ("findings_open", c["open"]), ("findings_closed", c["closed"]),
         ("new", c["new"]), ("recurring", c["recurring"]), ("decided", c["decided"]),
         ("resolved", c["resolved"]),
     ]
+    return totals, [("report_seal", view.seal), ("ledger", str(view.path))]
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,8 @@ class _Sheets:
     dispositions: tuple[str, ...]
     closed: pl.DataFrame | None
     notes: list[str]
-    summary_items: list[tuple[str, object]]
+    totals: list[tuple[str, object]]
+    details: list[tuple[str, object]]
     history: pl.DataFrame | None
     comparison: pl.DataFrame | None
 
@@ -177,9 +180,11 @@ def _write_workbook(result: Any, path: Path, sheets: _Sheets) -> None:
                 if (f_frame if t == "Findings" else rejected).height > excel.DATA_ROWS_PER_SHEET]
     notes = sheets.notes + [f"{t} has more rows than one sheet holds; it continues on sheets '{t} 2', ..."
                             for t in overflow]
-    excel.write_summary(wb, _summary_info(result) + sheets.summary_items, _inputs_frame(result),
-                        _by_rule_frame(result, sheets.comparison), notes, sheets.history,
-                        _ignored_frame(result))
+    history = sheets.history
+    if history is not None:  # nights as real dates
+        history = history.with_columns(pl.col(history.columns[0]).cast(pl.String).str.to_date())
+    excel.write_summary(wb, excel.Summary(sheets.totals, sheets.details, _by_rule_frame(result, sheets.comparison),
+                                          _inputs_frame(result), notes, history, _ignored_frame(result)))
     excel.write_table(wb, excel.SheetTable("Findings", f_frame, {"disposition": sheets.dispositions}))
     excel.write_table(wb, excel.SheetTable("Rejected", rejected.select(excel.REJECTED_SHEET_COLUMNS)))
     excel.write_table(wb, excel.SheetTable("Rules", excel.rules_frame(result.rules_version,
@@ -197,43 +202,59 @@ def _ignored_frame(result: Any) -> pl.DataFrame:
                         schema={"ignored": pl.String, "reason": pl.String})
 
 
-def _summary_info(result: Any) -> list[tuple[str, object]]:
+def _summary_totals(result: Any) -> list[tuple[str, object]]:
+    """The run's counts, first on Summary."""
     t = result.totals
     return [
-        ("run_date", result.run_date), ("tool_version", result.tool_version),
-        ("rules_version", result.rules_version), ("schema", result.layout),
-        ("rule_config", result.rule_config.source or "(defaults)"),
-        ("inputs", len(result.inputs)), ("rows_read", t["rows_read"]), ("rows_audited", t["rows_audited"]),
-        ("rows_rejected", t["rows_rejected"]), ("lines_34421", t["lines_34421"]),
-        ("findings", t["findings"]), ("exit_code", int(result.exit_code)),
+        ("run_date", result.run_date), ("exit_code", int(result.exit_code)), ("inputs", len(result.inputs)),
+        ("rows_read", t["rows_read"]), ("rows_audited", t["rows_audited"]),
+        ("rows_rejected", t["rows_rejected"]), ("lines_34421", t["lines_34421"]), ("findings", t["findings"]),
+    ]
+
+
+def _summary_details(result: Any, run_id: str) -> list[tuple[str, object]]:
+    """What identifies the run and what it ran with (review import reads run_id and the versions)."""
+    config = result.rule_config
+    return [
+        ("run_id", run_id), ("tool_version", result.tool_version), ("rules_version", result.rules_version),
+        ("schema", result.layout), ("rule_config", config.source or "(defaults)"),
+        *([("rule_config_sha256", config.sha256)] if config.sha256 else []),
     ]
 
 
 def _inputs_frame(result: Any) -> pl.DataFrame:
     return pl.DataFrame(
-        [{"path": i.path, "sha256": i.sha256, "rows_read": i.rows_read, "rows_audited": i.rows_audited,
-          "rows_rejected": i.rows_rejected, "status": i.status, "error": i.error, "encoding": i.encoding}
+        [{"path": i.path, "status": i.status, "rows_read": i.rows_read, "rows_audited": i.rows_audited,
+          "rows_rejected": i.rows_rejected, "blank_lines": i.blank_lines,
+          "values_ignored": sum((i.values_ignored or {}).values()), "encoding": i.encoding, "error": i.error,
+          "sha256": i.sha256}
          for i in result.inputs],
-        schema={"path": pl.String, "sha256": pl.String, "rows_read": pl.Int64, "rows_audited": pl.Int64,
-                "rows_rejected": pl.Int64, "status": pl.String, "error": pl.String, "encoding": pl.String})
+        schema={"path": pl.String, "status": pl.String, "rows_read": pl.Int64, "rows_audited": pl.Int64,
+                "rows_rejected": pl.Int64, "blank_lines": pl.Int64, "values_ignored": pl.Int64,
+                "encoding": pl.String, "error": pl.String, "sha256": pl.String})
 
 
 COMPARISON_COLUMNS = ("new", "recurring", "decided", "closed", "resolved")
 
 
 def _by_rule_frame(result: Any, comparison: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Findings per rule; with the ledger also the comparison with the previous run (new, recurring,
-    decided, closed, resolved = in the previous run and no longer present)."""
+    """Findings per rule, with the severity and enabled state the rule configuration gives them; with the
+    ledger also the comparison with the previous run (new, recurring, decided, closed, resolved = in the
+    previous run and no longer present)."""
     from ..rules import catalogue
-    sev = {r.id: r.severity for r in catalogue()}
+    config = result.rule_config
+    sev = {r.id: config.severity(r.id) or r.severity for r in catalogue()}
     counts = result.findings_by_rule
     frame = pl.DataFrame({"rule_id": list(counts), "severity": [sev.get(k) for k in counts],
-                          "findings": [counts[k] for k in counts]},
-                         schema={"rule_id": pl.String, "severity": pl.String, "findings": pl.Int64})
+                          "enabled": [config.enabled(k) for k in counts], "findings": [counts[k] for k in counts]},
+                         schema={"rule_id": pl.String, "severity": pl.String, "enabled": pl.Boolean,
+                                 "findings": pl.Int64})
     if comparison is None:
         return frame
     comp = comparison.select("rule_id", *[pl.col(c).cast(pl.Int64) for c in COMPARISON_COLUMNS])
     frame = frame.join(comp, on="rule_id", how="full", coalesce=True, maintain_order="left")
-    return frame.with_columns(pl.col("severity").fill_null(pl.col("rule_id").replace_strict(
-        sev, default=None, return_dtype=pl.String)),
+    return frame.with_columns(
+        pl.col("severity").fill_null(pl.col("rule_id").replace_strict(sev, default=None, return_dtype=pl.String)),
+        pl.col("rule_id").replace_strict({k: config.enabled(k) for k in frame.get_column("rule_id").to_list()},
+                                         return_dtype=pl.Boolean).alias("enabled"),
         *[pl.col(c).fill_null(0) for c in ("findings", *COMPARISON_COLUMNS)])

@@ -1,12 +1,15 @@
 """The Excel exception report (contract: sheets Summary, Findings, Rejected, Rules in that order).
 
 Written with openpyxl in write-only mode (constant memory). Every data sheet has a frozen header, an
-auto-filter and sized columns; dates are real Excel dates; text from claims is always written as text,
-never as a formula; tables longer than a sheet continue on numbered overflow sheets ("Findings 2", ...).
+auto-filter and columns sized to their content; long texts wrap (rows get the height they need, see
+sheetxml); dates are real Excel dates; text from claims is always written as text, never as a formula;
+tables longer than a sheet continue on numbered overflow sheets ("Findings 2", ...). Summary is read by
+people: labels in words (:mod:`labels`), totals and the chart first, no auto-filter.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,33 +18,56 @@ import polars as pl
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Font, PatternFill
+from openpyxl.chart.text import RichText
+from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..ruleconfig import RuleConfig
 from ..rules import catalogue
+from .labels import EXIT_MEANINGS, label
 from .safety import (CONTROL_CHARS, EXCEL_CELL_MAX, EXCEL_ROWS_MAX, NON_CHARACTERS, clean_text_columns,
                      formula_like, safe_sheet_title)
 from .sheetxml import PendingRows, splice
 
 DEFAULT_DISPOSITIONS = ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
+# The column names are the contract (review import and downstream users find columns by name); the order
+# puts first what a reviewer filters and reads on: rule, severity, status, claim, member, date, the
+# message with its evidence and the review columns beside it; provenance (file, row, finding id) last.
 FINDINGS_SHEET_COLUMNS = [
-    "finding_id", "status", "source_file", "source_row", "claim_id", "line_number", "member_id",
-    "rendering_npi", "service_date", "procedure_code", "modifiers", "units", "dx_codes", "rule_id",
-    "severity", "message", "suggested_code", "evidence", "doc_approach", "doc_vessel", "doc_side",
-    "documented_approach", "documented_site", "related_claim_id", "related_line_number", "related_source",
-    "reference", "previous_disposition", "previous_note", "disposition", "reviewer_note",
+    "rule_id", "severity", "status", "claim_id", "line_number", "member_id", "service_date",
+    "rendering_npi", "procedure_code", "modifiers", "units", "dx_codes", "message", "suggested_code",
+    "evidence", "disposition", "reviewer_note", "previous_disposition", "previous_note", "doc_approach",
+    "doc_vessel", "doc_side", "documented_approach", "documented_site", "related_claim_id",
+    "related_line_number", "related_source", "reference", "source_file", "source_row", "finding_id",
 ]
 # outcome: row rejected | row audited without this value | file rejected
 REJECTED_SHEET_COLUMNS = ["source_file", "source_row", "column", "value", "problem", "outcome"]
 REVIEW_COLUMNS = ("disposition", "reviewer_note")  # text-formatted (number format '@') on Findings/Closed
-WIDTHS = {"finding_id": 18, "message": 60, "evidence": 50, "documented_approach": 30,
-          "documented_site": 30, "problem": 60, "value": 30, "source_file": 32, "reference": 40,
-          "why": 70, "checks": 60, "data": 50, "title": 40, "source": 50, "path": 40, "sha256": 66, "error": 50,
-          "reviewer_note": 40, "disposition": 18, "previous_note": 30, "outcome": 32}
+DOC_LABEL_COLUMNS = ("doc_approach", "doc_vessel", "doc_side")  # concepts shown by their vocabulary label
+# frozen panes: the header row, and on Findings / Closed the columns rule, severity, status and claim
+FREEZE = {"Findings": "E2", "Closed": "E2", "Rules": "B2"}
+# text columns that wrap within their width (the widest a column gets, below); the others are sized
+# to their content, up to MAX_WIDTH
+WRAP_COLUMNS = frozenset({"message", "evidence", "reference", "documented_approach", "documented_site",
+                          "reviewer_note", "previous_note", "problem", "title", "checks", "why", "source",
+                          "data"})
+WIDTHS = {"message": 60, "evidence": 50, "reference": 40, "documented_approach": 30, "documented_site": 30,
+          "reviewer_note": 40, "previous_note": 30, "problem": 60, "title": 36, "checks": 60, "why": 60,
+          "source": 40, "data": 50, "value": 30, "source_file": 40, "disposition": 18, "related_source": 40}
+MAX_WIDTH = 40
+MIN_WIDTH = 6
+FILTER_BUTTON = 3  # characters the auto-filter arrow takes beside a header
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+RIGHT = Alignment(horizontal="right")
+CENTRE = Alignment(horizontal="center")
+INDENT = Alignment(horizontal="left", indent=1)
+TITLE_FONT = Font(bold=True, size=14, color="1F4E78")
+SECTION_FONT = Font(bold=True, size=12, color="1F4E78")
+HINT_FONT = Font(italic=True, color="595959")
+DATE_FORMAT = "yyyy-mm-dd"
 DATA_ROWS_PER_SHEET = EXCEL_ROWS_MAX - 1  # one row per sheet is the header
 
 
@@ -54,13 +80,21 @@ class SheetTable:
     dropdown: dict[str, Sequence[str]] | None = None  # column -> allowed values
 
 
-def _header(ws, names: Sequence[str]) -> list[WriteOnlyCell]:
+def _header(ws, names: Sequence[str], numeric: Sequence[bool] = (), align: Alignment | None = None
+            ) -> list[WriteOnlyCell]:
+    """Header cells; those over numbers aligned like the numbers below them (`align`, default right)."""
     cells = []
-    for n in names:
+    for i, n in enumerate(names):
         c = WriteOnlyCell(ws, value=n)
         c.font, c.fill = HEADER_FONT, HEADER_FILL
+        if i < len(numeric) and numeric[i]:
+            c.alignment = align or RIGHT
         cells.append(c)
     return cells
+
+
+def _numeric(frame: pl.DataFrame) -> list[bool]:
+    return [t.is_numeric() or t == pl.Date for t in frame.dtypes]
 
 
 def _as_text(ws, value: str) -> WriteOnlyCell:
@@ -69,23 +103,61 @@ def _as_text(ws, value: str) -> WriteOnlyCell:
     return c
 
 
+def _value_cell(ws, value: object) -> object:
+    """A Summary value: text that looks like a formula stays text, a date is a real Excel date."""
+    if formula_like(value):
+        return _as_text(ws, value)  # type: ignore[arg-type]
+    if isinstance(value, dt.date):
+        c = WriteOnlyCell(ws, value=value)
+        c.number_format = DATE_FORMAT
+        return c
+    return value
+
+
 def _rows(ws, frame: pl.DataFrame) -> Iterable[list]:
     text_cols = [i for i, t in enumerate(frame.dtypes) if t == pl.String]
+    date_cols = [i for i, t in enumerate(frame.dtypes) if t == pl.Date]
     for row in frame.iter_rows():
-        if any(formula_like(row[i]) for i in text_cols):
-            row = [_as_text(ws, v) if formula_like(v) else v for v in row]
-        yield row
-
-
-def _size_columns(ws, frame: pl.DataFrame) -> None:
-    for i, name in enumerate(frame.columns, start=1):
-        if name in WIDTHS:
-            width = WIDTHS[name]
-        elif frame.schema[name] == pl.Date:
-            width = 12
+        if date_cols or any(formula_like(row[i]) for i in text_cols):
+            yield [_value_cell(ws, v) for v in row]
         else:
-            width = max(len(name) + 4, 10)
+            yield list(row)
+
+
+def content_widths(frame: pl.DataFrame) -> dict[str, int]:
+    """Characters the widest value of each column takes (vectorised, one pass per column)."""
+    if frame.height == 0:
+        return {c: 0 for c in frame.columns}
+    exprs = []
+    for name, dtype in frame.schema.items():
+        c = pl.col(name)
+        if dtype == pl.String:
+            e = c.str.len_chars().max()
+        elif dtype == pl.Date:
+            e = pl.lit(10)
+        elif dtype.is_numeric():
+            e = pl.max_horizontal(c.max().cast(pl.String).str.len_chars(),
+                                  c.min().cast(pl.String).str.len_chars())
+        else:
+            e = c.cast(pl.String).str.len_chars().max()
+        exprs.append(e.fill_null(0).cast(pl.Int64).alias(name))
+    return dict(zip(frame.columns, frame.select(exprs).row(0)))
+
+
+def column_width(name: str, content: int) -> int:
+    """Wide enough for the header (and its filter arrow) and the widest value, up to the column's limit
+    (a wrap column wraps beyond it). The width unit is a digit; capitals and bold headers are wider, hence
+    the tenth added."""
+    limit = WIDTHS.get(name, MAX_WIDTH)
+    return max(MIN_WIDTH, -(-len(name) * 11 // 10) + FILTER_BUTTON, min(-(-content * 11 // 10) + 1, limit))
+
+
+def _size_columns(ws, frame: pl.DataFrame) -> dict[str, int]:
+    """Size every column to its content; returns the widths."""
+    widths = {name: column_width(name, content) for name, content in content_widths(frame).items()}
+    for i, width in enumerate(widths.values(), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
+    return widths
 
 
 def _clean(frame: pl.DataFrame) -> pl.DataFrame:
@@ -106,6 +178,16 @@ def _clean(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(clean_text_columns(frame.select(dirty)).get_columns())
 
 
+def _dropdown(ws, part: pl.DataFrame, col: str, allowed: Sequence[str]) -> None:
+    """A list drop-down on the whole column below the header: rows a reviewer adds get it too."""
+    letter = get_column_letter(part.columns.index(col) + 1)
+    dv = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
+                        showErrorMessage=True, errorTitle="Not a review outcome",
+                        error="Pick one of the listed review outcomes.")
+    dv.add(f"{letter}2:{letter}{EXCEL_ROWS_MAX}")
+    ws.data_validations.append(dv)
+
+
 def write_table(wb: Workbook, table: SheetTable) -> list[str]:
     """Write a table over as many sheets as it needs; returns the sheet titles used."""
     frame = _clean(table.frame)
@@ -116,23 +198,19 @@ def write_table(wb: Workbook, table: SheetTable) -> list[str]:
         title = safe_sheet_title(table.title if k == 0 else f"{table.title} {k + 1}")
         ws = wb.create_sheet(title)
         titles.append(title)
-        ws.freeze_panes = "A2"
-        _size_columns(ws, part)
+        ws.freeze_panes = FREEZE.get(table.title, "A2")
+        widths = _size_columns(ws, part)
         last_col = get_column_letter(max(1, len(part.columns)))
         ws.auto_filter.ref = f"A1:{last_col}{part.height + 1}"
         for col, allowed in (table.dropdown or {}).items():
             if col in part.columns:
-                letter = get_column_letter(part.columns.index(col) + 1)
-                dv = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
-                                    showErrorMessage=True, errorTitle="Not a review outcome",
-                                    error="Pick one of the listed review outcomes.")
-                dv.add(f"{letter}2:{letter}{max(part.height + 1, 2)}")
-                ws.data_validations.append(dv)
+                _dropdown(ws, part, col, allowed)
         for col in REVIEW_COLUMNS:  # what a reviewer types there stays text ("-see chart" is no formula)
             if col in part.columns:
                 ws.column_dimensions[get_column_letter(part.columns.index(col) + 1)].number_format = "@"
-        ws.append(_header(ws, part.columns))
-        _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part))  # rows spliced in by save()
+        ws.append(_header(ws, part.columns, _numeric(part), CENTRE))  # data rows centre numbers and dates
+        wrap = {c: widths[c] for c in part.columns if c in WRAP_COLUMNS}
+        _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part, wrap))  # rows spliced in by save()
     return titles
 
 
@@ -140,14 +218,26 @@ def _pending(wb: Workbook) -> list[PendingRows]:
     return wb.__dict__.setdefault("_claims_audit_pending_rows", [])
 
 
+def doc_labels() -> dict[str, str]:
+    """How the Findings sheet names the concluded approach, vessel and side: the documentation
+    vocabulary's labels (data/documentation/vocabulary.yaml), first letter capitalised."""
+    from ..documentation import load_vocabulary
+
+    return {k: v[:1].upper() + v[1:] for k, v in load_vocabulary().labels.items()}
+
+
 def findings_frame(findings: pl.DataFrame) -> pl.DataFrame:
-    """The Findings sheet's columns, in order (absent optional ones blank)."""
+    """The Findings sheet's columns, in order (absent optional ones blank); doc_approach / doc_vessel /
+    doc_side by their labels ("Abdominal and leg incisions", not ``abdominal_and_leg``)."""
+    labels = doc_labels()
     cols = []
     for c in FINDINGS_SHEET_COLUMNS:
-        if c in findings.columns:
-            cols.append(pl.col(c))
-        else:
+        if c not in findings.columns:
             cols.append(pl.lit(None, pl.String).alias(c))
+        elif c in DOC_LABEL_COLUMNS:
+            cols.append(pl.col(c).cast(pl.String).replace(labels))
+        else:
+            cols.append(pl.col(c))
     return findings.select(cols)
 
 
@@ -166,81 +256,187 @@ def rules_frame(rules_version: str, config: RuleConfig) -> pl.DataFrame:
                                        "data", "rules_version")})
 
 
-def write_summary(wb: Workbook, info: list[tuple[str, object]], inputs: pl.DataFrame,
-                  by_rule: pl.DataFrame, notes: list[str], history: pl.DataFrame | None = None,
-                  ignored: pl.DataFrame | None = None) -> None:
-    """Summary: run facts, each input's reconciliation, findings per rule with a bar chart.
+# --- Summary -------------------------------------------------------------------------------------------
 
-    With the review ledger `by_rule` also carries the comparison with the previous run (new, recurring,
-    decided, closed, resolved per rule) and `history` holds one row per recent run (run_date, findings,
-    new, recurring, decided, ...), drawn as a stacked column chart of findings per night.
-    """
-    ws = wb.create_sheet("Summary")
-    ws.freeze_panes = "A2"
-    for letter, width in zip("ABCDEFGHI", (28, 60, 14, 14, 14, 12, 50, 14, 14)):
+NOT_RUN = "not run (disabled)"  # the severity shown for a rule the rule configuration switched off
+CHART_ANCHOR = "E2"  # the findings-per-rule chart, beside the totals
+CHART_ROWS = 17  # rows (of the default height) the charts take
+SUMMARY_WIDTHS = {"B": 22, "C": 13, "D": 13, "E": 13, "F": 14, "G": 13, "H": 15, "I": 66, "J": 50}
+# the error last: it runs on to the right over the empty cells beside it
+INPUT_COLUMNS = ("path", "status", "encoding", "rows_read", "rows_audited", "rows_rejected", "blank_lines",
+                 "values_ignored", "sha256", "error")
+
+
+@dataclass
+class Summary:
+    """What the Summary sheet shows. Items are (machine name, value): the sheet shows each by its label
+    (:mod:`claims_audit.report.labels`), the manifest keeps the names.
+
+    `by_rule`: rule_id, severity, enabled, findings (and with the ledger new, recurring, decided, closed,
+    resolved); `history`: one row per recent night (run_date, findings, new, ...)."""
+
+    totals: list[tuple[str, object]]
+    details: list[tuple[str, object]]
+    by_rule: pl.DataFrame
+    inputs: pl.DataFrame
+    notes: list[str]
+    history: pl.DataFrame | None = None
+    ignored: pl.DataFrame | None = None
+
+
+class _SummaryWriter:
+    """Appends the Summary's blocks to a write-only sheet, counting rows (charts and spacing need them)."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.row = 0
+
+    def append(self, cells: list) -> int:
+        self.ws.append(cells)
+        self.row += 1
+        return self.row
+
+    def blank_until(self, row: int) -> None:
+        while self.row < row - 1:
+            self.append([])
+
+    def styled(self, value: str, font: Font) -> WriteOnlyCell:
+        c = WriteOnlyCell(self.ws, value=value)
+        c.font = font
+        return c
+
+    def section(self, title: str) -> None:
+        self.append([])
+        self.append([self.styled(title, SECTION_FONT)])
+
+    def items(self, items: list[tuple[str, object]], totals: bool = False) -> None:
+        for key, value in items:
+            row = [label(key, totals), _value_cell(self.ws, value)]
+            if key == "exit_code" and value in EXIT_MEANINGS:
+                row.append(self.styled(EXIT_MEANINGS[value], HINT_FONT))  # type: ignore[index]
+            self.append(row)
+
+    def table(self, frame: pl.DataFrame) -> tuple[int, int]:
+        """Header and rows; returns (header row, last row). Text right after a column of (right-aligned)
+        numbers is indented, so "3" and "utf-8" do not read as one value."""
+        numeric = _numeric(frame)
+        cells = _header(self.ws, [label(c) for c in frame.columns], numeric)
+        after_number = [i for i in range(1, len(numeric)) if numeric[i - 1] and not numeric[i]]
+        for i in after_number:
+            cells[i].alignment = INDENT
+        header = self.append(cells)
+        for r in _rows(self.ws, clean_text_columns(frame)):
+            for i in after_number:
+                if isinstance(r[i], str):
+                    r[i] = self.styled_cell(r[i], INDENT)
+            self.append(r)
+        return header, self.row
+
+    def styled_cell(self, value: str, alignment: Alignment) -> WriteOnlyCell:
+        c = WriteOnlyCell(self.ws, value=value)
+        c.data_type = "s"
+        c.alignment = alignment
+        return c
+
+
+def _small_text(size: int = 800) -> RichText:
+    """Axis labels in a small font (size in hundredths of a point)."""
+    props = CharacterProperties(sz=size)
+    return RichText(p=[Paragraph(pPr=ParagraphProperties(defRPr=props), endParaRPr=props)])
+
+
+def _rule_chart(ws, header: int, enabled: int) -> BarChart:
+    """Horizontal bars of findings per enabled rule, listed top-down in the table's order."""
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Findings per rule"
+    chart.legend = None
+    chart.x_axis.scaling.orientation = "maxMin"  # the first rule on top, as in the table
+    chart.y_axis.title = "findings"
+    chart.y_axis.majorGridlines = None
+    chart.x_axis.txPr = _small_text()  # every rule id readable, none skipped
+    chart.add_data(Reference(ws, min_col=3, min_row=header, max_row=header + enabled), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=header + 1, max_row=header + enabled))
+    chart.height, chart.width = 8.5, 16
+    return chart
+
+
+def _night_chart(ws, history: pl.DataFrame, header: int, end: int) -> BarChart:
+    trend = BarChart()
+    trend.type = "col"
+    trend.title = f"Findings per night (last {history.height} runs)"
+    trend.y_axis.title = "findings"
+    stacked = [c for c in ("new", "recurring", "decided") if c in history.columns]
+    if stacked:  # new + recurring + decided = every finding of the night
+        trend.grouping, trend.overlap = "stacked", 100
+        for c in stacked:
+            col = history.columns.index(c) + 1
+            trend.add_data(Reference(ws, min_col=col, min_row=header, max_row=end), titles_from_data=True)
+    else:
+        trend.add_data(Reference(ws, min_col=2, min_row=header, max_row=end), titles_from_data=True)
+    trend.set_categories(Reference(ws, min_col=1, min_row=header + 1, max_row=end))
+    trend.x_axis.number_format = DATE_FORMAT
+    trend.height, trend.width = 8.5, 16
+    return trend
+
+
+def by_rule_rows(by_rule: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The per-rule table as shown: enabled rules first (in catalogue order), then the disabled ones with
+    severity "not run (disabled)" and no count; returns it and the number of enabled rules."""
+    enabled = by_rule.get_column("enabled").fill_null(True)
+    shown = by_rule.with_columns(
+        pl.when(enabled).then(pl.col("severity")).otherwise(pl.lit(NOT_RUN)).alias("severity"),
+        pl.when(enabled).then(pl.col("findings")).otherwise(None).alias("findings"),
+    ).with_columns(enabled.alias("enabled"))
+    shown = pl.concat([shown.filter(pl.col("enabled")), shown.filter(~pl.col("enabled"))])
+    return shown.drop("enabled"), int(enabled.sum())
+
+
+def _summary_widths(ws, summary: Summary) -> None:
+    """Column A fits the longest label, rule id, file name or note label (up to 60 characters)."""
+    names = [label(k, True) for k, _ in summary.totals] + [label(k) for k, _ in summary.details]
+    names += summary.by_rule.get_column("rule_id").to_list() + summary.inputs.get_column("path").to_list()
+    if summary.ignored is not None:
+        names += summary.ignored.get_column(summary.ignored.columns[0]).to_list()
+    ws.column_dimensions["A"].width = min(60, max([24] + [len(str(n)) + 2 for n in names if n]))
+    for letter, width in SUMMARY_WIDTHS.items():
         ws.column_dimensions[letter].width = width
-    ws.auto_filter.ref = f"A1:B{len(info) + 1}"
-    ws.append(_header(ws, ["item", "value"]))
-    for k, v in info:
-        ws.append([k, _as_text(ws, v) if formula_like(v) else v])
-    row = len(info) + 1
-    ws.append([])
-    ws.append(_header(ws, list(inputs.columns)))
-    for r in _rows(ws, clean_text_columns(inputs)):
-        ws.append(r)
-    row += 2 + inputs.height
-    ws.append([])
-    ws.append(_header(ws, list(by_rule.columns)))
-    rule_header_row = row + 2
-    for r in by_rule.iter_rows():
-        ws.append(list(r))
-    row = rule_header_row + by_rule.height
-    if by_rule.height:
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = "Findings per rule"
-        chart.y_axis.title = "findings"
-        count_col = by_rule.columns.index("findings") + 1
-        data = Reference(ws, min_col=count_col, min_row=rule_header_row, max_row=row)
-        cats = Reference(ws, min_col=1, min_row=rule_header_row + 1, max_row=row)
-        chart.add_data(data, titles_from_data=True)
-        chart.set_categories(cats)
-        chart.height, chart.width = 9, 18
-        ws.add_chart(chart, "J2")
-    if history is not None and history.height:
-        history = history.with_columns(pl.col(history.columns[0]).cast(pl.String))  # dates as labels
-        ws.append([])
-        ws.append(_header(ws, list(history.columns)))
-        hist_header = row + 2
-        for r in history.iter_rows():
-            ws.append(list(r))
-        end = hist_header + history.height
-        stacked = [c for c in ("new", "recurring", "decided") if c in history.columns]
-        trend = BarChart()
-        trend.type = "col"
-        trend.title = f"Findings per night (last {history.height} runs)"
-        trend.y_axis.title = "findings"
-        if stacked:  # new + recurring + decided = every finding of the night
-            trend.grouping, trend.overlap = "stacked", 100
-            for c in stacked:
-                col = history.columns.index(c) + 1
-                trend.add_data(Reference(ws, min_col=col, min_row=hist_header, max_row=end),
-                               titles_from_data=True)
-        else:
-            trend.add_data(Reference(ws, min_col=2, min_row=hist_header, max_row=end), titles_from_data=True)
-        trend.set_categories(Reference(ws, min_col=1, min_row=hist_header + 1, max_row=end))
-        trend.height, trend.width = 9, 18
-        ws.add_chart(trend, "J22")
-        row = end
-    if ignored is not None and ignored.height:  # folder entries deliberately not audited, and why
-        ws.append([])
-        ws.append(_header(ws, list(ignored.columns)))
-        for r in _rows(ws, clean_text_columns(ignored)):
-            ws.append(r)
-    if notes:
-        ws.append([])
-        for n in notes:
-            ws.append(["note", _as_text(ws, n) if formula_like(n) else n])
+
+
+def write_summary(wb: Workbook, summary: Summary) -> None:
+    """Summary, made to be read on one screen first: the totals with the findings-per-rule chart beside
+    them, the findings per rule, then what identifies the run (run ID, report seal, versions, rule
+    configuration), each input's reconciliation, the nights before (with the ledger), folder entries not
+    audited and the notes. Labels are words (:mod:`labels`); no auto-filter, nothing frozen."""
+    ws = wb.create_sheet("Summary")
+    _summary_widths(ws, summary)
+    out = _SummaryWriter(ws)
+    out.append([out.styled("Claims audit report", TITLE_FONT)])
+    out.append(_header(ws, ["Totals", None, None]))
+    out.items(summary.totals, totals=True)
+    shown, enabled = by_rule_rows(summary.by_rule)
+    out.blank_until(CHART_ROWS + 2)
+    out.append([out.styled("Findings per rule", SECTION_FONT)])
+    header, _ = out.table(shown)
+    if enabled:
+        ws.add_chart(_rule_chart(ws, header, enabled), CHART_ANCHOR)
+    out.section("About this run")
+    out.items(summary.details)
+    out.section("Input files")
+    out.table(summary.inputs.select([c for c in INPUT_COLUMNS if c in summary.inputs.columns]))
+    if summary.history is not None and summary.history.height:
+        history = summary.history.rename({summary.history.columns[0]: "night"})
+        out.section("Findings per night")
+        header, end = out.table(history)
+        ws.add_chart(_night_chart(ws, history, header, end), f"A{end + 2}")
+        out.blank_until(end + CHART_ROWS + 1)
+    if summary.ignored is not None and summary.ignored.height:  # folder entries deliberately not audited
+        out.section("Folder entries not audited")
+        out.table(summary.ignored)
+    if summary.notes:
+        out.section("Notes")
+        for n in summary.notes:
+            out.append([label("note"), _value_cell(ws, n)])
 
 
 def save(wb: Workbook, path: Path) -> None:
@@ -251,4 +447,3 @@ def save(wb: Workbook, path: Path) -> None:
 
 def new_workbook() -> Workbook:
     return Workbook(write_only=True)
-

@@ -26,6 +26,9 @@ def build(result: Any, outputs: dict[str, str], extra: dict[str, Any] | None = N
         "rules_version": result.rules_version,
         "schema": result.layout,
         "rule_config": result.rule_config.source,
+        "rule_config_sha256": result.rule_config.sha256,  # of the file's bytes: which configuration exactly
+        "rules_disabled": list(result.rule_config.disabled),
+        "rule_severities": dict(result.rule_config.severity_overrides),
         "inputs": [
             {"path": i.path, "sha256": i.sha256, "rows_read": i.rows_read, "rows_audited": i.rows_audited,
              "rows_rejected": i.rows_rejected, "status": i.status, "error": _safe(i.error),

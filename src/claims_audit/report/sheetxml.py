@@ -5,7 +5,10 @@ Python object at a time (~20 µs a cell): a night with 40,000 findings spent a m
 of a table are built as whole string columns and spliced into the sheet openpyxl wrote, just before its
 ``</sheetData>``. Every text cell is an inline string (``t="inlineStr"``), so claim text can never become a
 formula or an error value; numbers are ``<v>`` numbers; dates are serial day numbers with the workbook's
-``yyyy-mm-dd`` cell style, i.e. real Excel dates.
+``yyyy-mm-dd`` cell style, i.e. real Excel dates. Text in the table's wrap columns (message, evidence...)
+gets a wrapping cell style, and its row a height for the lines the text takes (estimated from its length
+and the column's width: neither Excel nor LibreOffice fits row heights when opening a file); every cell is
+aligned to the top, so a row made tall by a wrapped message still reads from its first line.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import zipfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -28,6 +32,9 @@ from openpyxl.utils import get_column_letter
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 EXCEL_EPOCH = dt.date(1899, 12, 30)
+LINE_POINTS = 15  # the height of one line of the default font (Calibri 11), in points
+MAX_LINES = 27  # Excel's largest row height (409 points) in lines
+WRAP_LOSS = 3  # characters a wrapped line loses on average by breaking between words
 DATE_FORMAT = "yyyy-mm-dd"
 
 
@@ -37,6 +44,18 @@ class PendingRows:
 
     position: int
     frame: pl.DataFrame
+    wrap: Mapping[str, float] = field(default_factory=dict)  # text columns whose cells wrap -> their width
+
+
+@dataclass(frozen=True)
+class CellStyles:
+    """cellXfs indexes of the styles the spliced cells use."""
+
+    date: int
+    wrap: int
+    top: int  # text cells: aligned to the top of their row
+    number: int  # numbers: top, centred (a line number right-aligned beside a left-aligned member id
+    #              would read as one number)
 
 
 def _escape(e: pl.Expr) -> pl.Expr:
@@ -44,50 +63,104 @@ def _escape(e: pl.Expr) -> pl.Expr:
     return e.str.replace_many(["&", "<", ">", "\r"], ["&amp;", "&lt;", "&gt;", "&#13;"])
 
 
-def _cell(name: str, dtype: pl.DataType, letter: str, date_style: int) -> pl.Expr:
+def _cell(name: str, dtype: pl.DataType, letter: str, styles: CellStyles, wrap: bool = False) -> pl.Expr:
     """One cell's XML per row, or "" where the value is null (or NaN/inf: no Excel value), never null
     (it would null the row). Built with concat_str, which is null as soon as the value part is."""
     c = pl.col(name)
     head = [pl.lit(f'<c r="{letter}'), pl.col("__r")]  # __r: the row number as text
-    text = '" t="inlineStr"><is><t xml:space="preserve">'
+    style = f'" s="{styles.wrap if wrap else styles.top}"'
+    number = f'" s="{styles.number}"'
+    text = style + ' t="inlineStr"><is><t xml:space="preserve">'
     if dtype == pl.String:
         parts = [pl.lit(text), _escape(c), pl.lit("</t></is></c>")]
     elif dtype == pl.Date:
         serial = (c - pl.lit(EXCEL_EPOCH)).dt.total_days()
-        parts = [pl.lit(f'" s="{date_style}" t="n"><v>'), serial.cast(pl.String), pl.lit("</v></c>")]
+        parts = [pl.lit(f'" s="{styles.date}" t="n"><v>'), serial.cast(pl.String), pl.lit("</v></c>")]
     elif dtype == pl.Boolean:
-        parts = [pl.lit('" t="b"><v>'), c.cast(pl.Int8).cast(pl.String), pl.lit("</v></c>")]
+        parts = [pl.lit(number + ' t="b"><v>'), c.cast(pl.Int8).cast(pl.String), pl.lit("</v></c>")]
     elif dtype.is_numeric():
         value = pl.when(c.is_finite()).then(c) if dtype.is_float() else c
-        parts = [pl.lit('" t="n"><v>'), value.cast(pl.String), pl.lit("</v></c>")]
+        parts = [pl.lit(number + ' t="n"><v>'), value.cast(pl.String), pl.lit("</v></c>")]
     else:
         parts = [pl.lit(text), _escape(c.cast(pl.String)), pl.lit("</t></is></c>")]
     return pl.concat_str([*head, *parts]).fill_null("")
 
 
-def _rows_binary(frame: pl.DataFrame, date_style: int, first_row: int) -> bytes:
-    """The <row> elements of a frame as UTF-8 bytes (no Python str in between)."""
+def _rows_binary(frame: pl.DataFrame, styles: CellStyles | int, first_row: int,
+                 wrap: Mapping[str, float] | None = None) -> bytes:
+    """The <row> elements of a frame as UTF-8 bytes (no Python str in between). `styles` may be the date
+    style's index alone (then no column wraps)."""
     if frame.height == 0:
         return b""
+    if isinstance(styles, int):
+        styles, wrap = CellStyles(styles, 0, 0, 0), None
     nulls = frame.null_count().row(0)
-    cells = [_cell(n, t, get_column_letter(i + 1), date_style).alias(f"__c{i}")  # an empty column: no cells
+    wrap = {c: w for c, w in (wrap or {}).items() if c in frame.columns and frame.schema[c] == pl.String}
+    cells = [_cell(n, t, get_column_letter(i + 1), styles, n in wrap).alias(f"__c{i}")  # empty column: no cells
              for i, ((n, t), k) in enumerate(zip(frame.schema.items(), nulls)) if k < frame.height]
     # cells first (one expression per column, run in parallel), then one row string each
-    cells_df = frame.with_row_index("__r", offset=first_row).select(pl.col("__r").cast(pl.String), *cells)
-    rows = cells_df.select(pl.concat_str([pl.lit('<row r="'), pl.col("__r"), pl.lit('">'),
-                                          *[pl.col(c) for c in cells_df.columns[1:]], pl.lit("</row>")]))
+    cells_df = frame.with_row_index("__r", offset=first_row).select(
+        pl.col("__r").cast(pl.String), _row_height(wrap).alias("__h"), *cells)
+    rows = cells_df.select(pl.concat_str([pl.lit('<row r="'), pl.col("__r"), pl.lit('"'), pl.col("__h"), pl.lit(">"),
+                                          *[pl.col(c) for c in cells_df.columns[2:]], pl.lit("</row>")]))
     return rows.to_series().str.join("").cast(pl.Binary).item()
 
 
-def rows_xml(frame: pl.DataFrame, date_style: int, first_row: int = 2) -> str:
+def _row_height(wrap: Mapping[str, float]) -> pl.Expr:
+    """The row's height attributes ("" for one line): the most lines any of its wrap cells takes, a line
+    holding about 1.3 column-width units of text (the width unit is a digit, wider than most letters) less
+    what breaking between words loses, plus the line breaks in the text."""
+    if not wrap:
+        return pl.lit("")
+    lines = pl.max_horizontal([
+        ((pl.col(c).str.len_chars() / max(width * 1.3 - WRAP_LOSS, 4.0)).ceil()
+         + pl.col(c).str.count_matches("\n", literal=True)).fill_null(1)
+        for c, width in wrap.items()]).clip(1, MAX_LINES).cast(pl.Int64)
+    return (pl.when(lines > 1).then(pl.format(' ht="{}" customHeight="1"', lines * LINE_POINTS))
+            .otherwise(pl.lit("")))
+
+
+def rows_xml(frame: pl.DataFrame, styles: CellStyles | int, first_row: int = 2,
+             wrap: Mapping[str, float] | None = None) -> str:
     """The <row> elements of a frame, one per frame row, numbered from `first_row`."""
-    return _rows_binary(frame, date_style, first_row).decode("utf-8")
+    return _rows_binary(frame, styles, first_row, wrap).decode("utf-8")
 
 
-def _date_style(styles_xml: bytes) -> tuple[int, bytes]:
-    """Index of a cellXfs entry with the yyyy-mm-dd format, adding one (and the format) if missing."""
+def _top(xf: ET.Element, wrap: bool = False, centre: bool = False) -> None:
+    """Align a cell format to the top (and wrap its text, or centre it)."""
+    alignment = xf.find(f"{{{MAIN_NS}}}alignment")
+    if alignment is None:
+        alignment = ET.Element(f"{{{MAIN_NS}}}alignment")
+        xf.insert(0, alignment)
+    alignment.set("vertical", "top")
+    if wrap:
+        alignment.set("wrapText", "1")
+    if centre:
+        alignment.set("horizontal", "center")
+    xf.set("applyAlignment", "1")
+
+
+def _cell_styles(styles_xml: bytes) -> tuple[CellStyles, bytes]:
+    """The workbook's styles with a top-aligned, centred yyyy-mm-dd date format and top-aligned formats
+    for wrapping text, other text and numbers (centred), added to cellXfs."""
     ET.register_namespace("", MAIN_NS)
     root = ET.fromstring(styles_xml)
+    xfs = root.find(f"{{{MAIN_NS}}}cellXfs")
+    if xfs is None:
+        raise ValueError("workbook styles have no cellXfs")
+    date = _date_style(root)
+    _top(xfs[date], centre=True)
+    added = []
+    for wrap, centre in ((True, False), (False, False), (False, True)):
+        xf = ET.SubElement(xfs, f"{{{MAIN_NS}}}xf", numFmtId="0", fontId="0", fillId="0", borderId="0", xfId="0")
+        _top(xf, wrap=wrap, centre=centre)
+        added.append(len(xfs) - 1)
+    xfs.set("count", str(len(xfs)))
+    return CellStyles(date, *added), ET.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _date_style(root: ET.Element) -> int:
+    """Index of a cellXfs entry with the yyyy-mm-dd format, adding one (and the format) if missing."""
     ns = {"m": MAIN_NS}
     numfmts = root.find("m:numFmts", ns)
     fmt_id = None
@@ -99,7 +172,7 @@ def _date_style(styles_xml: bytes) -> tuple[int, bytes]:
     if fmt_id is not None and xfs is not None:
         for i, xf in enumerate(xfs.findall("m:xf", ns)):
             if xf.get("numFmtId") == fmt_id:
-                return i, styles_xml
+                return i
     if numfmts is None:
         numfmts = ET.Element(f"{{{MAIN_NS}}}numFmts")
         root.insert(0, numfmts)
@@ -113,7 +186,7 @@ def _date_style(styles_xml: bytes) -> tuple[int, bytes]:
     ET.SubElement(xfs, f"{{{MAIN_NS}}}xf", numFmtId=fmt_id, fontId="0", fillId="0", borderId="0",
                   applyNumberFormat="1", xfId="0")
     xfs.set("count", str(len(xfs)))
-    return len(xfs) - 1, ET.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return len(xfs) - 1
 
 
 def _sheet_paths(z: zipfile.ZipFile) -> list[str]:
@@ -132,7 +205,8 @@ def _sheet_paths(z: zipfile.ZipFile) -> list[str]:
 ROWS_PER_PIECE = 5_000
 
 
-def _row_pieces(frame: pl.DataFrame, date_style: int, first_row: int = 2) -> Iterator[bytes]:
+def _row_pieces(frame: pl.DataFrame, styles: CellStyles | int, first_row: int = 2,
+                wrap: Mapping[str, float] | None = None) -> Iterator[bytes]:
     """The frame's <row> elements as UTF-8 pieces of ROWS_PER_PIECE rows, in order. The next piece is built
     in a worker thread (polars runs without the GIL) while the caller compresses this one (so does zlib);
     joined, the pieces are exactly `rows_xml`."""
@@ -143,8 +217,8 @@ def _row_pieces(frame: pl.DataFrame, date_style: int, first_row: int = 2) -> Ite
         def submit() -> None:
             start = next(starts, None)
             if start is not None:
-                pending.append(pool.submit(_rows_binary, frame.slice(start, ROWS_PER_PIECE), date_style,
-                                           first_row + start))
+                pending.append(pool.submit(_rows_binary, frame.slice(start, ROWS_PER_PIECE), styles,
+                                           first_row + start, wrap))
 
         submit()
         submit()
@@ -167,7 +241,7 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
         return
     with zipfile.ZipFile(path) as z:
         sheets = _sheet_paths(z)
-        date_style, styles = _date_style(z.read("xl/styles.xml"))
+        cell_styles, styles = _cell_styles(z.read("xl/styles.xml"))
         by_part = {sheets[p.position]: p for p in pending}
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".splice")
         os.close(fd)
@@ -179,13 +253,13 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
                     if item.filename == "xl/styles.xml":
                         data = styles
                     elif item.filename in by_part and by_part[item.filename].frame.height:
-                        frame = by_part[item.filename].frame
+                        frame, wrap = by_part[item.filename].frame, by_part[item.filename].wrap
                         head, tail = _split_at_rows(data)
                         item.compress_type, item._compresslevel = zipfile.ZIP_DEFLATED, 1
                         item.file_size = len(head) + _size_bound(frame) + len(tail)  # the real size on close
                         with out.open(item, "w") as dest:  # streamed: the sheet is never joined in memory
                             dest.write(head)
-                            for piece in _row_pieces(frame, date_style):
+                            for piece in _row_pieces(frame, cell_styles, wrap=wrap):
                                 dest.write(piece)
                             dest.write(tail)
                         continue

@@ -102,7 +102,7 @@ def diagnosis_edits(audited: pl.DataFrame, ctx: EditContext) -> tuple[pl.DataFra
             .otherwise(pl.format("{} is a heading, not a billable code; use a complete code such as {}",
                                  pl.col("display"), pl.col("hint")))
             .alias("why"),
-            pl.format("{} = {}", pl.col("dx_col"), pl.col("code")).alias("ev"),
+            pl.format("{} = {}", pl.col("dx_col"), pl.col("display")).alias("ev"),
         )
         per = bad.group_by("line_key", maintain_order=True).agg(
             pl.col("why").str.join("; ").alias("why"), pl.col("ev").str.join(", ").alias("ev")
@@ -130,7 +130,7 @@ def diagnosis_edits(audited: pl.DataFrame, ctx: EditContext) -> tuple[pl.DataFra
         pl.col("family").filter(pl.col("kind") == "elsewhere").first().alias("else_family"),
         pl.col("suggested").filter(pl.col("kind") == "elsewhere").first().alias("else_suggested"),
     )
-    all_codes = long.group_by("line_key").agg(pl.col("code").str.join(", ").alias("codes"))
+    all_codes = long.group_by("line_key").agg(pl.col("display").str.join(", ").alias("codes"))
     lines = (
         a.select("line_key", "procedure_code", icd9_text(a).alias("icd9"))
         .join(agg, on="line_key", how="left")

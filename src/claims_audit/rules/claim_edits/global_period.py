@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ...findings import dotted_icd
 from .. import empty_output
 from ..registry import GLOBAL_PERIOD, MEMBER_PROVIDER, declare, register
 from .context import (
@@ -104,7 +105,8 @@ def global_period_findings(lines: pl.DataFrame, ctx: EditContext, audited: pl.Da
             "{} is the surgery's diagnosis. Modifier 24 is only for a problem unrelated to the surgery: "
             "remove the visit (post-operative care is in the {}-day global package) or code the unrelated "
             "diagnosis first.",
-            pl.col("procedure_code"), date_text("service_date"), as_text("delta"), surgery, as_text("dx_1", "(none)"),
+            pl.col("procedure_code"), date_text("service_date"), as_text("delta"), surgery,
+            as_text(dotted_icd("dx_1"), "(none)"),
             pl.col("glob_days")))
         .when(em).then(pl.format(
             "Visit {} on {} is {} day(s) after {} by the same provider, inside its {}-day global period; "
@@ -124,8 +126,9 @@ def global_period_findings(lines: pl.DataFrame, ctx: EditContext, audited: pl.Da
         message=message,
         evidence=pl.format(
             "{} on {} with modifiers {} and first diagnosis {}; surgery {} on {} with diagnoses {}; rendering NPI {}",
-            pl.col("procedure_code"), date_text("service_date"), pl.col("mods"), as_text("dx_1", "none"), pl.col("a_code"),
-            date_text("a_date"), pl.concat_str([f"a_{c}" for c in DX], separator=", ", ignore_nulls=True),
+            pl.col("procedure_code"), date_text("service_date"), pl.col("mods"), as_text(dotted_icd("dx_1"), "none"),
+            pl.col("a_code"), date_text("a_date"),
+            pl.concat_str([dotted_icd(f"a_{c}") for c in DX], separator=", ", ignore_nulls=True),
             pl.col("npi_key"),
         ),
         related_claim_id=pl.col("a_claim"),

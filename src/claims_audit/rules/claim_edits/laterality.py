@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from ...findings import dotted_icd
 from .. import empty_output, registry
 from ..registry import AUDITED_LINES, declare, register
 from .context import DX, EditContext, FAMILY, as_text, finish, icd9_text, modifier_side, modifiers_text
@@ -53,7 +54,7 @@ def laterality_conflicts(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFram
         pl.any_horizontal([s.is_in(["left", "bilateral"]) for s in sides]).fill_null(False).alias("dx_l"),
         pl.any_horizontal([s == "unspecified" for s in sides]).fill_null(False).alias("dx_u"),
         pl.concat_str(
-            [pl.when(pl.col(s).is_not_null()).then(pl.format("{} ({})", pl.col(dx), pl.col(s)))
+            [pl.when(pl.col(s).is_not_null()).then(pl.format("{} ({})", dotted_icd(dx), pl.col(s)))
              for dx, s in zip(DX, side_cols)],
             separator=", ", ignore_nulls=True,
         ).alias("dx_text"),

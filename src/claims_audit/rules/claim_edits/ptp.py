@@ -73,16 +73,16 @@ def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) 
     other = line_ref("claim_id_1", "line_number_1")
     msg0 = pl.format(
         "{} is bundled into {} ({}) billed for the same member on the same date by the same provider "
-        "(NCCI: {}), and this edit cannot be bypassed with a modifier. Remove {} from the claim; it is "
-        "payable only if it was not performed together with {}.",
-        c2, c1, other, as_text("rationale").str.to_lowercase(), c2, c1,
+        "(NCCI rationale: {}), and this edit cannot be bypassed with a modifier. Remove {} from the claim; "
+        "it is payable only if it was not performed together with {}.",
+        c2, c1, other, as_text("rationale"), c2, c1,
     )
     msg1 = pl.format(
         "{} is bundled into {} ({}) billed for the same member on the same date by the same provider "
-        "(NCCI: {}). It is payable separately only when it was a distinct service (another site, "
-        "incision or session): then add modifier 59 or XE/XS/XP/XU, or RT/LT when the two were on "
+        "(NCCI rationale: {}). It is payable separately only when it was a distinct service (another "
+        "site, incision or session): then add modifier 59 or XE/XS/XP/XU, or RT/LT when the two were on "
         "different sides, and make sure the documentation shows it; otherwise remove the line.",
-        c2, c1, other, as_text("rationale").str.to_lowercase(),
+        c2, c1, other, as_text("rationale"),
     )
     deleted = pl.col("deletion_date") < pl.lit(ruledata.OPEN_END)
     ref = pl.format(
