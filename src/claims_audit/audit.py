@@ -56,9 +56,9 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     try:
         recover(out, _committed)  # leftovers of a killed run into this folder
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, progress=progress, records=records)
+                              rule_config=rule_config, progress=progress, records=records, work_dir=out)
         if progress:
-            progress("writing report", 1, 1)
+            progress(pipeline.ProgressEvent("report"))
         if ledger_path is None:
             report = write_reports(result, out, mask=mask, dispositions=outcomes.names)
             return Outcome(result, report)

@@ -70,14 +70,21 @@ def _load_rule_config(path: Optional[Path]) -> RuleConfig:
 
 
 class _Progress:
-    """A rich progress bar on an interactive terminal; nothing at all otherwise."""
+    """Live progress on an interactive terminal (stderr), nothing at all otherwise or with --quiet: the
+    stage, then while reading the current file's bytes and the whole run's, with rows read, throughput
+    and the time left. No claim value and no record text is ever shown; only file names."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.bar = None
-        if sys.stderr.isatty() and not os.environ.get("CI"):
-            from rich.progress import Progress
-            self.bar = Progress(transient=True)
-            self.task = self.bar.add_task("auditing", total=None)
+        if not quiet and sys.stderr.isatty() and not os.environ.get("CI"):
+            from rich.console import Console
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                       TransferSpeedColumn)
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[rows]}"),
+                                console=Console(stderr=True), transient=True)
+            self.run_task = self.bar.add_task("whole run", total=None, rows="")
+            self.file_task = self.bar.add_task("reading", total=None, rows="")
 
     def __enter__(self) -> "_Progress":
         if self.bar:
@@ -88,9 +95,19 @@ class _Progress:
         if self.bar:
             self.bar.stop()
 
-    def __call__(self, what: str, done: int, total: int) -> None:
-        if self.bar:
-            self.bar.update(self.task, description=what, completed=done, total=total)
+    def __call__(self, event) -> None:
+        if not self.bar:
+            return
+        rows = f"{event.rows:,} rows"
+        if event.stage == "reading":
+            self.bar.update(self.file_task, description=f"reading {Path(event.file or '').name}",
+                            completed=event.file_done, total=event.file_total or None, rows="")
+            self.bar.update(self.run_task, description="whole run: reading", completed=event.run_done,
+                            total=event.run_total or None, rows=rows)
+        else:
+            self.bar.update(self.file_task, visible=False)
+            self.bar.update(self.run_task, description=f"whole run: {event.stage}", completed=event.run_done,
+                            total=event.run_total or None, rows=rows)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -123,7 +140,7 @@ def run(
     """Audit extracts and write claims-audit-<run-date>.xlsx and .json to --out."""
     from .audit import audit
 
-    with _Progress() as progress:
+    with _Progress(quiet) as progress:
         outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping, schema=schema,
                         rule_config=_load_rule_config(rule_config),
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,

@@ -55,6 +55,7 @@ class RawTable:
     unknown_columns: list[str] = field(default_factory=list)
     blank_lines: int = 0
     sha256: str | None = None  # of the file's bytes, when reading it computed that on the way
+    read_fraction: float = 1.0  # how much of the file has been read once this table is (progress)
 
 
 SUPPORTED_TEXT = ".csv, .tsv, .txt, .psv, .parquet, .xlsx"
@@ -316,6 +317,7 @@ class _Parsed:
     blank_lines: int
     sha256: str | None = None
     records: int = 0  # records after the header, blank and broken ones included (row numbers they take)
+    read_fraction: float = 1.0  # of the file, once this piece is read
     exact: bool = False  # split by the csv module (irregular quoting)
 
 
@@ -430,6 +432,7 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
         except textchunks.NoBoundary:
             raise ReadAgain(again) from None
         header_bytes, offset, first = b"", 0, True
+        size, consumed = max(view.stat().st_size - start, 1), 0
         while piece is not None:
             if first:
                 cut = textchunks.first_boundary(piece)
@@ -449,6 +452,8 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
                 raise ReadAgain(again)
             parsed = _shifted(parsed, offset)
             offset += parsed.records
+            consumed += len(piece)
+            parsed.read_fraction = min(consumed / size, 1.0)
             del source
             if following is None and hasher is not None:
                 parsed.sha256 = pool.submit(hasher.hexdigest).result()
@@ -939,7 +944,8 @@ def _parquet_pieces(path: Path, chunk_bytes: int | None) -> Iterator[_Parsed]:
             raise FileRejected("parquet file has columns that cannot be read as text (nested types)") from None
         frame = frame.rename({c: f"__c{i}" for i, c in enumerate(header)})
         frame = frame.with_row_index(ROW, offset=2 + start).with_columns(pl.col(ROW).cast(pl.Int64))
-        yield _Parsed(header, frame, [], "parquet", None, 0, records=frame.height)
+        yield _Parsed(header, frame, [], "parquet", None, 0, records=frame.height,
+                      read_fraction=min((start + frame.height) / max(total, 1), 1.0))
 
 
 # --- header mapping ----------------------------------------------------------------------------------
@@ -972,4 +978,5 @@ def _to_canonical(p: _Parsed, layout: Layout, mapping: dict[str, str]) -> RawTab
          "value": [None] * len(p.structural), "problem": [m for _, m in p.structural]},
         schema={ROW: pl.Int64, "column": pl.String, "value": pl.String, "problem": pl.String})
     rows_read = frame.height + structural.height
-    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256)
+    return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256,
+                    p.read_fraction)
