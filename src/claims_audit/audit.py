@@ -34,7 +34,7 @@ class Outcome:
 def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | None = None,
           schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: Path | None = None,
-          no_ledger: bool = False, records: Path | None = None) -> Outcome:
+          no_ledger: bool = False, records: Path | None = None, memory_limit: int | None = None) -> Outcome:
     """Run the audit and write its report.
 
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
@@ -56,7 +56,8 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     try:
         recover(out, _committed)  # leftovers of a killed run into this folder
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, progress=progress, records=records, work_dir=out)
+                              rule_config=rule_config, progress=progress, records=records, work_dir=out,
+                              **_memory(memory_limit))
         if progress:
             progress(pipeline.ProgressEvent("report"))
         if ledger_path is None:
@@ -74,6 +75,11 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     finally:
         if store is not None:
             store.close()
+
+
+def _memory(memory_limit: int | None) -> dict[str, int]:
+    chunk, budget = pipeline.memory_settings(memory_limit)
+    return {"chunk_bytes": chunk, "retain_bytes": budget}
 
 
 def _check_out(out: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -62,6 +63,22 @@ def _run_date(value: Optional[str]) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--run-date must be a date as YYYY-MM-DD, got '{value}'") from None
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.I)
+
+
+def _memory_limit(value: Optional[str]) -> Optional[int]:
+    """--memory-limit as bytes: a number with an optional K/M/G/T suffix (powers of 1024)."""
+    if value is None:
+        return None
+    m = _SIZE.match(value)
+    if not m:
+        raise UsageError(f"--memory-limit must be a size such as 1500M or 4G, got '{value}'")
+    size = int(float(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ").upper()))
+    if size < 64 << 20:
+        raise UsageError("--memory-limit must be at least 64M")
+    return size
 
 
 def _load_rule_config(path: Optional[Path]) -> RuleConfig:
@@ -133,6 +150,9 @@ def run(
                       "update (default: claims-audit-ledger.sqlite in --out).")] = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="One-off audit: no statuses, no Closed "
                          "sheet, nothing recorded in a ledger.")] = False,
+    memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
+                            "run may use, e.g. 1500M or 4G (default: under 3G for 50M lines); sets the size "
+                            "of the pieces inputs are read in.")] = None,
     records: Annotated[Optional[Path], typer.Option("--records", help="Folder of medical records (.txt, "
                        ".pdf, .docx; searched recursively) named <claim_id>.<ext> or <claim_id>_<line>.<ext>, "
                        "read as the operative notes of those lines.")] = None,
@@ -144,7 +164,7 @@ def run(
         outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping, schema=schema,
                         rule_config=_load_rule_config(rule_config),
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,
-                        records=records)
+                        records=records, memory_limit=_memory_limit(memory_limit))
     result = outcome.result
     if not quiet:
         t = result.totals
@@ -211,6 +231,9 @@ def explain(
     note: Annotated[Optional[str], typer.Option("--note", help="op_note text (optional).")] = None,
     record: Annotated[Optional[list[Path]], typer.Option("--record", help="A medical record file (.txt, "
                       ".pdf, .docx) read as the line's operative note; repeat for several.")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
+                            "run may use, e.g. 1500M or 4G (default: under 3G for 50M lines); sets the size "
+                            "of the pieces inputs are read in.")] = None,
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder: explain the files "
                        "`run --records` would read for --claim-id (and --line).")] = None,
     claim_id: Annotated[Optional[str], typer.Option("--claim-id", help="With --records: the claim.")] = None,

@@ -8,6 +8,7 @@ its reason and the other files are audited. Before anything is written, every in
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from . import __version__, documentation, ruledata
-from .errors import ExitCode, FileRejected, ReconciliationError
+from .errors import ExitCode, FileRejected, ReconciliationError, UsageError
 from .findings import assemble
 from .commit import scratch_folder
 from .readers import DEFAULT_CHUNK_BYTES, ROW, InputFile, RawTable, ReadAgain, ReadOptions, discover, read_chunks, sha256
@@ -88,6 +89,29 @@ class AuditResult:
     def exit_code(self) -> ExitCode:
         clean = all(i.status == "ok" for i in self.inputs)
         return ExitCode.OK if clean else ExitCode.REJECTED
+
+
+CHUNK_ENV = "CLAIMS_AUDIT_CHUNK_BYTES"  # the piece size in bytes, overriding the default (tuning, tests)
+
+
+def memory_settings(memory_limit: int | None = None) -> tuple[int, int]:
+    """(piece size, bytes of kept lines held in memory) for a memory limit in bytes (None: the defaults,
+    which keep a sample extract of 50M lines under 3 GB). A piece costs about 12 times its size while
+    it is parsed and validated; the kept lines about as much as their budget. ``CLAIMS_AUDIT_CHUNK_BYTES``
+    sets the piece size itself."""
+    chunk, budget = DEFAULT_CHUNK_BYTES, DEFAULT_BUDGET_BYTES
+    if memory_limit is not None:
+        chunk = min(max(memory_limit // 40, 1 << 20), 256 << 20)
+        budget = max(memory_limit // 6, 16 << 20)
+    env = os.environ.get(CHUNK_ENV, "").strip()
+    if env:
+        try:
+            chunk = int(env)
+        except ValueError:
+            raise UsageError(f"{CHUNK_ENV} must be a number of bytes, got '{env}'") from None
+        if chunk < 1:
+            raise UsageError(f"{CHUNK_ENV} must be at least 1")
+    return chunk, budget
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def _scan(source: Path | bytes, delimiter: str) -> _Scan:
     return _Scan(h.hexdigest() if h is not None else None, separators, quoted)
 
 
-DEFAULT_CHUNK_BYTES = 32 << 20  # a piece of a delimited file (see claims_audit.textchunks)
+DEFAULT_CHUNK_BYTES = 64 << 20  # a piece of a delimited file (see claims_audit.textchunks)
 
 
 @dataclass(frozen=True)
@@ -421,6 +421,8 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
     if not any(h.strip() for h in header):
         raise FileRejected("first line is blank: the header row must be the first line")
     hasher = hashlib.sha256() if view == path else None  # a copy's bytes are not the file's
+    if options.chunk_bytes is not None and options.chunk_bytes >= view.stat().st_size:
+        options = replace(options, chunk_bytes=None)  # one piece: the whole file
     again = ReadOptions(None, options.legacy, options.scratch)  # irregular quoting: read it whole
     with view.open("rb") as fh, ThreadPoolExecutor(1) as pool:
         if hasher is not None and start:
