@@ -223,17 +223,27 @@ def test_progress_is_silent_off_a_terminal_and_with_quiet(tmp_path, monkeypatch)
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
 
 
+# the peak RSS of a child is measured by a small Python parent: a child forked from a big process (this
+# test session) inherits its parent's peak in ru_maxrss, which exec does not reset
+MEASURE = """
+import os, subprocess, sys
+with open(sys.argv[1], "w") as out:
+    proc = subprocess.Popen(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def _peak_rss_mib(extract: Path, out: Path, chunk_bytes: int) -> tuple[float, str]:
     """(peak RSS in MiB, first line printed) of a real `claims-audit run` with pieces of `chunk_bytes`."""
     env = dict(os.environ, **{pipeline.CHUNK_ENV: str(chunk_bytes)})
     printed = out.with_suffix(".stdout")
-    with printed.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "claims_audit", "run", str(extract), "--out", str(out),
-                                 "--run-date", "2026-11-20", "--no-ledger"], env=env, stdout=fh,
-                                stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    return usage.ru_maxrss / 1024, printed.read_text().splitlines()[0]
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(printed), sys.executable, "-m", "claims_audit",
+                           "run", str(extract), "--out", str(out), "--run-date", "2026-11-20", "--no-ledger"],
+                          env=env, capture_output=True, text=True, check=True)
+    code, peak_kib = (int(v) for v in proc.stdout.split())
+    assert code == 0
+    return peak_kib / 1024, printed.read_text().splitlines()[0]
 
 
 def test_memory_is_bounded_by_the_piece_size_not_the_file(tmp_path):
