@@ -24,8 +24,11 @@ def _lines(tmp_path) -> pl.DataFrame:
     path = tmp_path / "extract.csv"
     sample.write(sample.generate(20_000, seed=3), path)
     layout = load_layout(None)
-    _, lines, _ = pipeline._audit_input(discover([path])[0], layout, load_mapping(None))
-    return pipeline._concat_lines([lines], layout)
+    from claims_audit.readers import read
+    from claims_audit.validation import validate
+    lines = validate(read(discover([path])[0], layout, load_mapping(None)), layout).lines
+    lines = lines.with_columns(pl.lit(str(path)).alias("source_file"))  # every line of the run, as one frame
+    return lines.with_row_index("line_key").with_columns(pl.col("line_key").cast(pl.Int64))
 
 
 def test_claim_edits_with_doc_frame_equal_doc_side_column(tmp_path):

@@ -319,7 +319,7 @@ def test_reader_bug_rejects_only_that_file(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise ValueError("secret 000123")
 
-    monkeypatch.setattr(readers, "_read_delimited", boom)
+    monkeypatch.setattr(readers, "_delimited_pieces", boom)
     with pytest.raises(FileRejected) as exc:
         _read(p)
     assert "unexpected ValueError" in exc.value.reason and "000123" not in exc.value.reason

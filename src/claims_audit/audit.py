@@ -38,7 +38,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
           schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: Path | None = None,
           no_ledger: bool = False, records: Path | None = None, history: Path | None = None,
-          no_history: bool = False) -> AuditRun:
+          no_history: bool = False, memory_limit: int | None = None) -> AuditRun:
     """Run the audit and write its report.
 
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
@@ -68,9 +68,10 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
         # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
         reader = History(history_folder, store) if history_folder is not None else None
         result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, progress=progress, records=records, history=reader)
+                              rule_config=rule_config, progress=progress, records=records, history=reader,
+                              work_dir=out, **_memory(memory_limit))
         if progress:
-            progress("writing report", 1, 1)
+            progress(pipeline.ProgressEvent("report"))
         if ledger_path is None:
             report = write_reports(result, out, mask=mask, dispositions=outcomes.names)
             return AuditRun(result, report)
@@ -109,6 +110,11 @@ def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> 
     retention = Windows.from_policy(load().policy).retention_days
     night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=retention))
     return [path] if path is not None else []
+
+
+def _memory(memory_limit: int | None) -> dict[str, int]:
+    chunk, budget = pipeline.memory_settings(memory_limit)
+    return {"chunk_bytes": chunk, "retain_bytes": budget}
 
 
 def _check_out(out: Path) -> None:

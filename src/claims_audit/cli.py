@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -65,20 +66,43 @@ def _run_date(value: Optional[str]) -> dt.date:
         raise UsageError(f"--run-date must be a date as YYYY-MM-DD, got '{value}'") from None
 
 
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.I)
+
+
+def _memory_limit(value: Optional[str]) -> Optional[int]:
+    """--memory-limit as bytes: a number with an optional K/M/G/T suffix (powers of 1024)."""
+    if value is None:
+        return None
+    m = _SIZE.match(value)
+    if not m:
+        raise UsageError(f"--memory-limit must be a size such as 1500M or 4G, got '{value}'")
+    size = int(float(m.group(1)) * 1024 ** " KMGT".index((m.group(2) or " ").upper()))
+    if size < 64 << 20:
+        raise UsageError("--memory-limit must be at least 64M")
+    return size
+
+
 def _load_rule_config(path: Optional[Path]) -> RuleConfig:
     from .ruleconfig import DEFAULT, load
     return DEFAULT if path is None else load(path)
 
 
 class _Progress:
-    """A rich progress bar on an interactive terminal; nothing at all otherwise."""
+    """Live progress on an interactive terminal (stderr), nothing at all otherwise or with --quiet: the
+    stage, then while reading the current file's bytes and the whole run's, with rows read, throughput
+    and the time left. No claim value and no record text is ever shown; only file names."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.bar = None
-        if sys.stderr.isatty() and not os.environ.get("CI"):
-            from rich.progress import Progress
-            self.bar = Progress(transient=True)
-            self.task = self.bar.add_task("auditing", total=None)
+        if not quiet and sys.stderr.isatty() and not os.environ.get("CI"):
+            from rich.console import Console
+            from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                       TransferSpeedColumn)
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[rows]}"),
+                                console=Console(stderr=True), transient=True)
+            self.run_task = self.bar.add_task("whole run", total=None, rows="")
+            self.file_task = self.bar.add_task("reading", total=None, rows="")
 
     def __enter__(self) -> "_Progress":
         if self.bar:
@@ -89,9 +113,19 @@ class _Progress:
         if self.bar:
             self.bar.stop()
 
-    def __call__(self, what: str, done: int, total: int) -> None:
-        if self.bar:
-            self.bar.update(self.task, description=what, completed=done, total=total)
+    def __call__(self, event) -> None:
+        if not self.bar:
+            return
+        rows = f"{event.rows:,} rows"
+        if event.stage == "reading":
+            self.bar.update(self.file_task, description=f"reading {Path(event.file or '').name}",
+                            completed=event.file_done, total=event.file_total or None, rows="")
+            self.bar.update(self.run_task, description="whole run: reading", completed=event.run_done,
+                            total=event.run_total or None, rows=rows)
+        else:
+            self.bar.update(self.file_task, visible=False)
+            self.bar.update(self.run_task, description=f"whole run: {event.stage}", completed=event.run_done,
+                            total=event.run_total or None, rows=rows)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -119,6 +153,9 @@ def run(
                       "update (default: claims-audit-ledger.sqlite in --out).")] = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="One-off audit: no statuses, no Closed "
                          "sheet, nothing recorded in a ledger.")] = False,
+    memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
+                            "run may use, e.g. 1500M or 4G (default: under 3G for 50M lines); sets the size "
+                            "of the pieces inputs are read in.")] = None,
     records: Annotated[Optional[Path], typer.Option("--records", help="Folder of medical records (.txt, "
                        ".pdf, .docx; searched recursively) named <claim_id>.<ext> or <claim_id>_<line>.<ext>, "
                        "read as the operative notes of those lines.")] = None,
@@ -130,12 +167,13 @@ def run(
     """Audit extracts and write claims-audit-<run-date>.xlsx and .json to --out."""
     from .audit import audit
 
-    with _Progress() as progress:
+    with _Progress(quiet) as progress:
         outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping,
                         schema=_layout_file(schema, layout),
                         rule_config=_load_rule_config(rule_config),
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,
-                        records=records, history=history, no_history=no_history)
+                        records=records, history=history, no_history=no_history,
+                        memory_limit=_memory_limit(memory_limit))
     result = outcome.result
     if not quiet:
         t = result.totals
@@ -231,6 +269,9 @@ def explain(
     note: Annotated[Optional[str], typer.Option("--note", help="op_note text (optional).")] = None,
     record: Annotated[Optional[list[Path]], typer.Option("--record", help="A medical record file (.txt, "
                       ".pdf, .docx) read as the line's operative note; repeat for several.")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
+                            "run may use, e.g. 1500M or 4G (default: under 3G for 50M lines); sets the size "
+                            "of the pieces inputs are read in.")] = None,
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder: explain the files "
                        "`run --records` would read for --claim-id (and --line).")] = None,
     claim_id: Annotated[Optional[str], typer.Option("--claim-id", help="With --records: the claim.")] = None,

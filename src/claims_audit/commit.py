@@ -29,7 +29,9 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,7 @@ except ImportError:  # pragma: no cover - Windows
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 # a file of a transaction: its names carry ".<run id>." and start with a dot
-_OURS = re.compile(r"^\..*claims-audit.*\.(?P<id>[0-9a-f]{32})\.(tmp|bak|journal|lock)\b")
+_OURS = re.compile(r"^\..*claims-audit.*\.(?P<id>[0-9a-f]{32})\.(tmp|bak|journal|lock|scratch)\b")
 # temporary files of claims-audit versions before this protocol (tempfile names, no run id)
 _LEGACY = re.compile(r"^\.+claims-audit-.*\.(tmp|splice)$")
 
@@ -216,6 +218,9 @@ def _remove_files_of(folder: Path, run_id: str, keep_lock: bool = False) -> None
     for entry in _entries(folder):
         m = _OURS.match(entry.name)
         if m and m.group("id") == run_id and not (keep_lock and entry.name.endswith(".lock")):
+            if entry.is_dir() and not entry.is_symlink():  # a run's scratch folder
+                shutil.rmtree(entry, ignore_errors=True)
+                continue
             with contextlib.suppress(OSError):
                 entry.unlink()
 
@@ -300,3 +305,42 @@ def _settle(folder: Path, run_id: str, committed: Committed) -> bool:
             elif not backup:
                 final.unlink()
     return True
+
+
+# -- the scratch folder of a run ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_folder(folder: Path | None) -> Iterator[Path]:
+    """A private folder for a run's temporary files (lines kept past the memory budget, UTF-8 copies of
+    inputs in other encodings) inside `folder`, the output folder: ``.claims-audit.<id>.scratch`` (0700)
+    beside a held lock ``.claims-audit.<id>.lock``, named like a transaction's files so that
+    :func:`recover` removes what a killed run left. Removed when the run ends, whatever the outcome.
+    ``folder=None``: a folder in the system's temporary folder."""
+    if folder is None:
+        with tempfile.TemporaryDirectory(prefix="claims-audit-") as tmp:
+            yield Path(tmp)
+        return
+    run_id = new_run_id()
+    lock = folder / f".claims-audit.{run_id}.lock"
+    path = folder / f".claims-audit.{run_id}.scratch"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        raise OutputError(f"--out {folder} is a file, not a folder") from None
+    except OSError as exc:
+        raise OutputError(f"temporary files cannot be written to {folder}: {_reason(exc)}") from None
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            path.mkdir(mode=0o700)
+        except OSError as exc:
+            raise OutputError(f"temporary files cannot be written to {folder}: {_reason(exc)}") from None
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)

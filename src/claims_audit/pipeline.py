@@ -8,6 +8,7 @@ its reason and the other files are audited. Before anything is written, every in
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,20 +17,21 @@ from typing import Any
 import polars as pl
 
 from . import __version__, documentation, ruledata
-from .errors import ExitCode, FileRejected, ReconciliationError
+from .errors import ExitCode, FileRejected, ReconciliationError, UsageError
 from .findings import assemble
-from .readers import ROW, InputFile, discover, read, sha256
+from .commit import scratch_folder
+from .readers import DEFAULT_CHUNK_BYTES, ROW, InputFile, RawTable, ReadAgain, ReadOptions, discover, read_chunks, sha256
+from .retained import DEFAULT_BUDGET_BYTES, RetainedLines
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
 from .rules.inputs import rule_inputs
 from .schema import Layout, load_layout, load_mapping, validate_mapping
-from .validation import FILE_REJECTED, validate
-from .validation import REJECTED_CELL_SCHEMA
+from .validation import FILE_REJECTED, IGNORED_COLUMNS, IGNORED_NOTE, REJECTED_CELL_SCHEMA, Validated, validate
 
 # the validator's rejected cells, with the file they came from
 REJECTED_SCHEMA = {"source_file": pl.String, **REJECTED_CELL_SCHEMA}
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
+Progress = Callable[["ProgressEvent"], None]
 
 
 @dataclass
@@ -89,29 +91,69 @@ class AuditResult:
         return ExitCode.OK if clean else ExitCode.REJECTED
 
 
+CHUNK_ENV = "CLAIMS_AUDIT_CHUNK_BYTES"  # the piece size in bytes, overriding the default (tuning, tests)
+
+
+def memory_settings(memory_limit: int | None = None) -> tuple[int, int]:
+    """(piece size, bytes of kept lines held in memory) for a memory limit in bytes (None: the defaults,
+    which keep a sample extract of 50M lines under 3 GB). A piece costs about 12 times its size while
+    it is parsed and validated; the kept lines about as much as their budget. ``CLAIMS_AUDIT_CHUNK_BYTES``
+    sets the piece size itself."""
+    chunk, budget = DEFAULT_CHUNK_BYTES, DEFAULT_BUDGET_BYTES
+    if memory_limit is not None:
+        chunk = min(max(memory_limit // 40, 1 << 20), 256 << 20)
+        budget = max(memory_limit // 6, 16 << 20)
+    env = os.environ.get(CHUNK_ENV, "").strip()
+    if env:
+        try:
+            chunk = int(env)
+        except ValueError:
+            raise UsageError(f"{CHUNK_ENV} must be a number of bytes, got '{env}'") from None
+        if chunk < 1:
+            raise UsageError(f"{CHUNK_ENV} must be at least 1")
+    return chunk, budget
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Where a run is, for a live display: the stage, the file being read and how far, the whole run."""
+
+    stage: str  # reading | rules | medical records | report
+    file: str | None = None
+    file_done: int = 0  # bytes of the current file read
+    file_total: int = 0
+    run_done: int = 0  # bytes of every input read
+    run_total: int = 0
+    rows: int = 0  # rows read so far in the run
+
+
 def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path: str | Path | None = None,
         mapping_path: str | Path | None = None, rule_config: RuleConfig = DEFAULT,
         progress: Progress | None = None, records: str | Path | None = None,
-        history: Any = None) -> AuditResult:
+        chunk_bytes: int | None = DEFAULT_CHUNK_BYTES, work_dir: str | Path | None = None,
+        retain_bytes: int = DEFAULT_BUDGET_BYTES, history: Any = None) -> AuditResult:
     """Audit every input; raise only for usage/configuration problems or a failed reconciliation.
 
+    Each input is read and validated in pieces of about `chunk_bytes` (None: whole), and only the lines
+    the rules need are kept (:mod:`claims_audit.retained`); temporary files go to a scratch folder in
+    `work_dir` (the output folder; default: the system's temporary folder), removed when the run ends.
     ``records``: a folder of medical records read as the operative notes of the lines they name
     (claims_audit.records). ``history``: the claims history (:class:`claims_audit.history.History`)
-    the history-aware edits read beside tonight's lines; the caller records tonight's lines in it."""
-    layout, found, summaries, lines, rejected = _read_all(paths, schema_path, mapping_path, progress)
-    inputs = [i for i in found if i.ignored is None]
-    if progress:
-        progress("applying rules", len(inputs), len(inputs))
+    the history-aware edits read beside tonight's lines; the caller records tonight's lines in it.
+    ``progress`` receives a :class:`ProgressEvent` as the run goes."""
+    read = _read(paths, schema_path, mapping_path, rule_config, progress, chunk_bytes, work_dir, retain_bytes,
+                 record_claims=_claims_named(records) if records is not None else None,
+                 every_member=history is not None)
+    layout, found, summaries, rejected, lines, store, reading = read
+    reading.stage("rules")
     if records is not None:
         from . import records as records_mod
-        if progress:
-            progress("reading medical records", len(inputs), len(inputs))
+        reading.stage("medical records")
         audited = lines.filter(pl.col("procedure_code").is_in(list(ruledata.audited_codes())))
-        records = records_mod.load(records, lines, audited)
+        records = records_mod.load(records, store.claim_lines(), audited)
     night = None
     if history is not None:
-        if progress:
-            progress("reading the claims history", len(inputs), len(inputs))
+        reading.stage("claims history")
         night = _against_history(history, lines, summaries, run_date or dt.date.today(), rule_config)
     doc, output = apply_rules(lines, rule_config, records, night)
     findings = assemble(lines, output, doc, night.history_lines if night is not None else None)
@@ -121,93 +163,195 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
         rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config, records=records,
         ignored=[(i.display, i.ignored) for i in found if i.ignored is not None], history=night)
-    reconcile(result, lines.height)
+    reconcile(result, store.line_keys)
     return result
 
 
-def _read_all(paths: list[str | Path], schema_path: str | Path | None, mapping_path: str | Path | None,
-              progress: Progress | None = None
-              ) -> tuple[Layout, list[InputFile], list[InputSummary], pl.DataFrame, list[pl.DataFrame]]:
-    """Every input read and validated: the layout, what was found, each input's summary, the run's
-    audited lines (with line_key) and the rejected cells per input."""
-    layout = load_layout(schema_path)
-    mapping = load_mapping(mapping_path)
-    validate_mapping(mapping, layout)
-    found = discover(paths)
-    inputs = [i for i in found if i.ignored is None]
-    summaries: list[InputSummary] = []
-    frames: list[pl.DataFrame] = []
-    rejected: list[pl.DataFrame] = []
-    for n, inp in enumerate(inputs):
-        if progress:
-            progress(f"reading {inp.path.name}", n, len(inputs))
-        summary, lines, bad = _audit_input(inp, layout, mapping)
-        summaries.append(summary)
-        if lines is not None and lines.height:
-            frames.append(lines)
-        rejected.append(bad)
-    return layout, found, summaries, _concat_lines(frames, layout), rejected
+def retained_lines(store: RetainedLines, layout: Layout) -> pl.DataFrame:
+    """The retained lines of tonight's run (every line a rule reads, with its line_key, in file order):
+    what the rules see. A claims history adds its stored lines to this frame."""
+    return store.lines(_no_lines(layout))
 
 
-def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = None,
-                mapping_path: str | Path | None = None) -> tuple[list[InputSummary], pl.DataFrame]:
-    """Read and validate inputs as a run does, without any rule (the history back-fill); reconciled."""
-    _, _, summaries, lines, _ = _read_all(paths, schema_path, mapping_path)
-    for i in summaries:
-        if i.rows_read != i.rows_audited + i.rows_rejected:
-            raise ReconciliationError(f"internal error: {i.path} read {i.rows_read} rows but audited "
-                                      f"{i.rows_audited} and rejected {i.rows_rejected}")
-    return summaries, lines
+def _claims_named(folder: str | Path) -> set[str]:
+    """The claim ids a medical-records folder can name (file stems, and their part before a _line)."""
+    from .records import find_files
+
+    try:
+        files = find_files(Path(folder))
+    except OSError:
+        return set()
+    names = set()
+    for f in files:
+        stem = f.path.name[: -len(f.path.suffix)] if f.path.suffix else f.path.name
+        names.add(stem)
+        names.add(stem.rpartition("_")[0])
+    return names - {""}
 
 
-def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str]
-                 ) -> tuple[InputSummary, pl.DataFrame | None, pl.DataFrame]:
+class _Reading:
+    """Progress of the reading stage: bytes of the current file and of the whole run."""
+
+    def __init__(self, inputs: list[InputFile], progress: Progress | None):
+        self.progress = progress
+        self.sizes = {i.display: _size(i.path) for i in inputs}
+        self.total = sum(self.sizes.values())
+        self.before = 0  # bytes of the inputs already read
+        self.rows = 0
+
+    def file(self, inp: InputFile, fraction: float, rows: int) -> None:
+        if self.progress is None:
+            return
+        size = self.sizes.get(inp.display, 0)
+        done = int(size * fraction)
+        self.progress(ProgressEvent("reading", inp.display, done, size, self.before + done, self.total,
+                                    self.rows + rows))
+
+    def done(self, inp: InputFile, rows: int) -> None:
+        self.before += self.sizes.get(inp.display, 0)
+        self.rows += rows
+
+    def stage(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(ProgressEvent(name, None, 0, 0, self.total, self.total, self.rows))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+@dataclass
+class _Counts:
+    """What the pieces of one input add up to."""
+
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rows_audited: int = 0
+    blank_lines: int = 0
+    values_ignored: dict[str, int] = field(default_factory=dict)
+    rejected: list[pl.DataFrame] = field(default_factory=list)
+    first: tuple[str, str | None, list[str]] | None = None  # encoding, delimiter, unknown columns
+    sha256: str | None = None
+
+    def add(self, raw: RawTable, checked: Validated, bad: pl.DataFrame) -> None:
+        self.first = self.first or (raw.encoding, raw.delimiter, raw.unknown_columns)
+        self.rows_read += raw.rows_read
+        self.rows_rejected += checked.rows_rejected
+        self.rows_audited += checked.lines.height
+        self.blank_lines += raw.blank_lines
+        for column, n in checked.values_ignored.items():
+            self.values_ignored[column] = self.values_ignored.get(column, 0) + n
+        if bad.height:
+            self.rejected.append(bad)
+        self.sha256 = raw.sha256 or self.sha256
+
+
+def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str], store: RetainedLines,
+                 options: ReadOptions, reading: _Reading) -> tuple[InputSummary, list[pl.DataFrame]]:
+    """Read, validate and keep one input piece by piece; a file rejected part-way leaves nothing kept."""
     summary = InputSummary(path=inp.display)
     if inp.problem:
         return _reject_file(summary, inp.problem, None, 0)
-    try:
-        raw = read(inp, layout, mapping)
-    except FileRejected as exc:
-        raw, rejected = None, exc
-    try:  # reading a delimited file computes its checksum on the way (while polars parses it)
-        summary.sha256 = raw.sha256 if raw is not None and raw.sha256 else sha256(inp.path)
+    mark = store.mark()
+    rejected: FileRejected | None = None
+    while True:
+        counts = _Counts()
+        try:
+            for raw in read_chunks(inp, layout, mapping, options):
+                checked = validate(raw, layout)
+                store.add(checked.lines.with_columns(pl.lit(inp.display).alias("source_file")))
+                bad = checked.rejected.with_columns(pl.lit(inp.display).alias("source_file")).select(
+                    list(REJECTED_SCHEMA))
+                counts.add(raw, checked, bad)
+                reading.file(inp, raw.read_fraction, counts.rows_read)
+                del raw, checked, bad
+            break
+        except ReadAgain as again:
+            store.rollback(mark)
+            options = again.options
+        except FileRejected as exc:
+            store.rollback(mark)
+            rejected = exc
+            break
+    reading.done(inp, counts.rows_read if rejected is None else 0)
+    try:  # reading a delimited file computes its checksum on the way
+        summary.sha256 = counts.sha256 if rejected is None and counts.sha256 else sha256(inp.path)
     except OSError as exc:
         return _reject_file(summary, f"file cannot be read: {exc.strerror or type(exc).__name__}", None, 0)
-    if raw is None:
+    if rejected is not None:
         return _reject_file(summary, rejected.reason, rejected.column, rejected.rows)
-    checked = validate(raw, layout)
-    summary.encoding, summary.delimiter = raw.encoding, raw.delimiter
-    summary.unknown_columns, summary.blank_lines = raw.unknown_columns, raw.blank_lines
-    summary.rows_read = raw.rows_read
-    summary.rows_rejected = checked.rows_rejected
-    summary.rows_audited = checked.lines.height
-    summary.values_ignored = checked.values_ignored
-    summary.status = "ok" if checked.rows_rejected == 0 else "partial"
-    lines = checked.lines.with_columns(pl.lit(inp.display).alias("source_file"))
-    bad = checked.rejected.with_columns(pl.lit(inp.display).alias("source_file")).select(
-        list(REJECTED_SCHEMA))
-    return summary, lines, bad
+    assert counts.first is not None
+    summary.encoding, summary.delimiter, summary.unknown_columns = counts.first
+    summary.blank_lines = counts.blank_lines
+    summary.rows_read = counts.rows_read
+    summary.rows_rejected = counts.rows_rejected
+    summary.rows_audited = counts.rows_audited
+    summary.values_ignored = {c: counts.values_ignored[c] for c in layout.names if c in counts.values_ignored}
+    summary.status = "ok" if counts.rows_rejected == 0 else "partial"
+    return summary, counts.rejected
 
 
 def _reject_file(summary: InputSummary, reason: str, column: str | None, rows: int
-                 ) -> tuple[InputSummary, None, pl.DataFrame]:
+                 ) -> tuple[InputSummary, list[pl.DataFrame]]:
     summary.status, summary.error = "rejected", reason
     summary.rows_read = summary.rows_rejected = rows
     bad = pl.DataFrame({"source_file": [summary.path], ROW: [None], "column": [column], "value": [None],
                         "problem": [f"file rejected: {reason}"], "outcome": [FILE_REJECTED]},
                        schema=REJECTED_SCHEMA)
-    return summary, None, bad
+    return summary, [bad]
 
 
-def _concat_lines(frames: list[pl.DataFrame], layout: Layout) -> pl.DataFrame:
-    if frames:
-        lines = pl.concat(frames, how="vertical_relaxed")
-    else:
-        empty = pl.DataFrame(schema={ROW: pl.Int64, **{c: pl.String for c in layout.names}})
-        from .schema import cast
-        lines = empty.with_columns([cast(s) for s in layout.columns]).with_columns(
-            pl.lit(None, pl.String).alias("source_file"))
+def _no_lines(layout: Layout) -> pl.DataFrame:
+    from .schema import cast
+    empty = pl.DataFrame(schema={ROW: pl.Int64, **{c: pl.String for c in layout.names}})
+    lines = empty.with_columns([cast(s) for s in layout.columns]).with_columns(
+        pl.lit(None, pl.String).alias(IGNORED_COLUMNS), pl.lit(None, pl.String).alias(IGNORED_NOTE),
+        pl.lit(None, pl.String).alias("source_file"))
     return lines.with_row_index("line_key").with_columns(pl.col("line_key").cast(pl.Int64))
+
+
+def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path: str | Path | None,
+          rule_config: RuleConfig, progress: Progress | None, chunk_bytes: int | None,
+          work_dir: str | Path | None, retain_bytes: int, *, record_claims: set[str] | None,
+          every_member: bool) -> tuple:
+    """Every input read in pieces and validated, keeping what the rules need: (layout, what was found,
+    each input's summary, the rejected cells, the retained lines, the store, the progress reporter)."""
+    layout = load_layout(schema_path)
+    mapping = load_mapping(mapping_path)
+    validate_mapping(mapping, layout)
+    found = discover(paths)
+    inputs = [i for i in found if i.ignored is None]
+    reading = _Reading(inputs, progress)
+    with scratch_folder(Path(work_dir) if work_dir is not None else None) as scratch:
+        store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes, record_claims=record_claims,
+                              every_member=every_member)
+        options = ReadOptions(chunk_bytes, scratch=scratch)
+        summaries: list[InputSummary] = []
+        rejected: list[pl.DataFrame] = []
+        for inp in inputs:
+            summary, bad = _audit_input(inp, layout, mapping, store, options, reading)
+            summaries.append(summary)
+            rejected.extend(bad)
+        lines = retained_lines(store, layout)
+    return layout, found, summaries, rejected, lines, store, reading
+
+
+def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = None,
+                mapping_path: str | Path | None = None, work_dir: str | Path | None = None
+                ) -> tuple[list[InputSummary], pl.DataFrame]:
+    """Read and validate inputs as a run does, keeping every line a claim edit reads and applying no
+    rule (the claims-history back-fill); every input reconciles."""
+    _, _, summaries, _, lines, _, _ = _read(paths, schema_path, mapping_path, DEFAULT, None, DEFAULT_CHUNK_BYTES,
+                                            work_dir, DEFAULT_BUDGET_BYTES, record_claims=None,
+                                            every_member=True)
+    for i in summaries:
+        if i.rows_read != i.rows_audited + i.rows_rejected:
+            raise ReconciliationError(f"internal error: {i.path} read {i.rows_read} rows but audited "
+                                      f"{i.rows_audited} and rejected {i.rows_rejected}")
+    return summaries, lines
 
 
 def _against_history(history: Any, lines: pl.DataFrame, summaries: list[InputSummary], run_date: dt.date,

@@ -16,13 +16,15 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
+import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 
 from . import x12
+from . import textchunks
 from .errors import FileRejected, NoInputError
 from .schema import Layout, header_key
 
@@ -56,6 +58,7 @@ class RawTable:
     blank_lines: int = 0
     sha256: str | None = None  # of the file's bytes, when reading it computed that on the way
     slots: pl.Series | None = None  # wide layouts: the line's position in its file row (rows share source_row)
+    read_fraction: float = 1.0  # how much of the file has been read once this table is (progress)
 
 
 # what claims-audit itself writes into a folder (a report folder given as input is not audited)
@@ -208,32 +211,114 @@ def _scan(source: Path | bytes, delimiter: str) -> _Scan:
     return _Scan(h.hexdigest() if h is not None else None, separators, quoted)
 
 
+DEFAULT_CHUNK_BYTES = 64 << 20  # a piece of a delimited file (see claims_audit.textchunks)
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How one input is read: in pieces of about `chunk_bytes` (None: as one piece, the whole file), with
+    the legacy decoding found for the whole file (None until a piece turns out not to be UTF-8), and where
+    a UTF-8 copy of a file in another encoding may be written (None: a temporary folder)."""
+
+    chunk_bytes: int | None = DEFAULT_CHUNK_BYTES
+    legacy: str | None = None
+    scratch: Path | None = None
+
+
+class ReadAgain(Exception):
+    """The pieces read so far are void: the file must be read again from the start with `options` (its
+    encoding is not UTF-8 after all, or its quoting is irregular and it must be read whole)."""
+
+    def __init__(self, options: ReadOptions):
+        super().__init__("read again")
+        self.options = options
+
+
 def read(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None) -> RawTable:
-    """Read one input as a text table. Raises FileRejected when the file as a whole is unusable."""
-    suffix = inp.path.suffix.lower()
-    try:
-        if suffix in x12.EXTENSIONS or (suffix not in (".xlsx", ".parquet") and _x12_content(inp.path)):
-            return _to_canonical(_read_x12(inp.path), layout, {})
-        if suffix in DELIMITED:
-            table = _read_delimited(inp.path, suffix)
-        elif suffix == ".xlsx":
-            table = _read_xlsx(inp.path)
-        else:
-            table = _read_parquet(inp.path)
-        if layout.preset is not None:
-            return _to_canonical(_reshape(table, layout, mapping or {}), layout, {})
-    except PermissionError:
-        raise FileRejected("file cannot be read: permission denied") from None
-    except IsADirectoryError:
-        raise FileRejected("path is a folder, not a file") from None
-    except OSError as exc:
-        raise FileRejected(f"file cannot be read: {exc.strerror or type(exc).__name__}") from None
-    except FileRejected:
-        raise
-    except Exception as exc:  # a reader bug must not stop the night's run: this file alone is rejected
-        raise FileRejected(f"file could not be parsed (unexpected {type(exc).__name__}; please report "
-                           "this with the file's structure, not its content)") from None
-    return _to_canonical(table, layout, mapping or {})
+    """Read one input whole, as one text table (the one-piece case of :func:`read_chunks`). Raises
+    FileRejected when the file as a whole is unusable."""
+    (table,) = read_chunks(inp, layout, mapping, ReadOptions(chunk_bytes=None))
+    return table
+
+
+def read_chunks(inp: InputFile, layout: Layout, mapping: dict[str, str] | None = None,
+                options: ReadOptions = ReadOptions()) -> Iterator[RawTable]:
+    """Read one input as consecutive text tables of whole records, in file order, each with the
+    spreadsheet row numbers of the whole file. The last one carries the file's SHA-256 when reading
+    computed it. Raises FileRejected when the file as a whole is unusable (possibly after some tables:
+    they are void then), and ReadAgain when tables were yielded and the file must be read again."""
+    yielded = False
+    while True:
+        try:
+            for table in _tables(inp, layout, mapping or {}, options):
+                yielded = True
+                yield table
+            return
+        except ReadAgain as again:
+            if yielded:
+                raise
+            options = again.options
+
+
+def _tables(inp: InputFile, layout: Layout, mapping: dict[str, str], options: ReadOptions
+            ) -> Iterator[RawTable]:
+    with contextlib.ExitStack() as stack:
+        if options.scratch is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="claims-audit-read-"))
+            options = replace(options, scratch=Path(folder))
+        try:
+            if inp.path.suffix.lower() in x12.EXTENSIONS or (
+                    inp.path.suffix.lower() not in (".xlsx", ".parquet") and _x12_content(inp.path)):
+                yield _to_canonical(_read_x12(inp.path), layout, {})  # an 837 is parsed whole
+            elif layout.preset is not None:  # a preset reshapes the whole file (wide rows, defaults)
+                (whole,) = _pieces(inp.path, replace(options, chunk_bytes=None))
+                yield _to_canonical(_reshape(whole, layout, mapping), layout, {})
+            elif options.chunk_bytes is None:
+                yield from _canonical(_pieces(inp.path, options), layout, mapping)
+            else:
+                try:
+                    yield from _canonical(_pieces(inp.path, options), layout, mapping)
+                except FileRejected:  # a file rejected as a whole is judged whole: the same reason and
+                    raise ReadAgain(replace(options, chunk_bytes=None)) from None  # row count as unchunked
+        except PermissionError:
+            raise FileRejected("file cannot be read: permission denied") from None
+        except IsADirectoryError:
+            raise FileRejected("path is a folder, not a file") from None
+        except OSError as exc:
+            raise FileRejected(f"file cannot be read: {exc.strerror or type(exc).__name__}") from None
+        except (FileRejected, ReadAgain):
+            raise
+        except Exception as exc:  # a reader bug must not stop the night's run: this file alone is rejected
+            raise FileRejected(f"file could not be parsed (unexpected {type(exc).__name__}; please report "
+                               "this with the file's structure, not its content)") from None
+
+
+def _pieces(path: Path, options: ReadOptions) -> Iterator[_Parsed]:
+    suffix = path.suffix.lower()
+    if suffix in DELIMITED:
+        yield from _delimited_pieces(path, suffix, options)
+    elif suffix == ".xlsx":  # at most 1,048,576 rows by Excel's own limit: read whole
+        yield _read_xlsx(path)
+    else:
+        yield from _parquet_pieces(path, options.chunk_bytes)
+
+
+def _canonical(pieces: Iterator[_Parsed], layout: Layout, mapping: dict[str, str]) -> Iterator[RawTable]:
+    """Each piece under canonical column names. A header that cannot be mapped rejects the file with
+    the number of its rows, so the remaining pieces are still counted."""
+    refused: FileRejected | None = None
+    for parsed in pieces:
+        if refused is not None:
+            refused.rows += parsed.body.height + len(parsed.structural)
+            continue
+        try:
+            table = _to_canonical(parsed, layout, mapping)
+        except FileRejected as exc:
+            refused = exc
+            continue
+        yield table
+    if refused is not None:
+        raise refused
 
 
 def _read_x12(path: Path) -> _Parsed:
@@ -277,6 +362,9 @@ class _Parsed:
     sha256: str | None = None
     slots: pl.Series | None = None  # wide layouts (presets): the line slot of each body row
     unused: list[str] | None = None  # presets: the file's headers the preset does not read
+    records: int = 0  # records after the header, blank and broken ones included (row numbers they take)
+    read_fraction: float = 1.0  # of the file, once this piece is read
+    exact: bool = False  # split by the csv module (irregular quoting)
 
 
 BINARY_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"%PDF-", b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff",
@@ -321,40 +409,56 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
-def _text_source(path: Path, head: bytes) -> tuple[str, Path | bytes]:
-    """The file as UTF-8 (a path when it may be read as it is), and the encoding it was found in.
+def _utf8_view(path: Path, head: bytes, scratch: Path) -> tuple[str, Path, int]:
+    """(encoding found, a file holding the text as UTF-8 or single-byte text, where the text starts in
+    it). The file itself, past a UTF-8 byte-order mark, when it can be read as it is; otherwise a copy
+    written to `scratch` in bounded memory (UTF-16/32, classic Mac CR line ends).
 
-    "utf-8" here is provisional: invalid UTF-8 found later switches to the legacy decoding.
+    "utf-8" here is provisional: invalid UTF-8 found later switches to a legacy decoding.
     """
+    view, start = path, 0
     if head.startswith(codecs.BOM_UTF8):
-        encoding, source = "utf-8-sig", path.read_bytes()[len(codecs.BOM_UTF8):]
+        encoding, start = "utf-8-sig", len(codecs.BOM_UTF8)
     elif head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
-        encoding, source = "utf-32", _transcode(path.read_bytes(), "utf-32")
+        encoding = "utf-32"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding, source = "utf-16", _transcode(path.read_bytes(), "utf-16")
+        encoding = "utf-16"
     elif enc := _utf16_without_bom(head):
-        encoding, source = enc, _transcode(path.read_bytes(), enc)
+        encoding = enc
     else:
         _reject_binary(head)
-        encoding, source = "utf-8", path
-    if isinstance(source, bytes):
-        _reject_binary(source[:HEAD_BYTES])
-    # classic Mac files end lines with CR alone: polars only splits on LF
-    sample = source[:HEAD_BYTES] if isinstance(source, bytes) else head
-    if b"\r" in sample and b"\n" not in sample:
-        data = source if isinstance(source, bytes) else path.read_bytes()
-        source = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return encoding, source
+        encoding = "utf-8"
+    if encoding not in ("utf-8", "utf-8-sig"):
+        view = scratch / f"{path.name}.utf8"
+        textchunks.transcode(path, encoding, view)
+    if view is not path or start:
+        head = _head_of(view, start)
+        _reject_binary(head)
+    if b"\r" in head and b"\n" not in head:  # classic Mac files end lines with CR alone
+        lf = scratch / f"{path.name}.lf"
+        textchunks.lf_line_ends(view, start, lf)
+        if view is not path:
+            view.unlink()
+        view, start = lf, 0
+    return encoding, view, start
 
 
-def _read_delimited(path: Path, suffix: str) -> _Parsed:
-    size = path.stat().st_size
-    if size == 0:
-        raise FileRejected("file is empty (0 bytes)")
+def _head_of(path: Path, start: int) -> bytes:
     with path.open("rb") as fh:
-        head = fh.read(HEAD_BYTES)
-    encoding, source = _text_source(path, head)
-    head_text = _head_text(source[:HEAD_BYTES] if isinstance(source, bytes) else head)
+        fh.seek(start)
+        return fh.read(HEAD_BYTES)
+
+
+def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator[_Parsed]:
+    """The file's records in pieces of about `options.chunk_bytes`, parsed one by one with the same
+    machinery as a whole file (each piece after the first is parsed behind a copy of the header), with
+    the row numbers of the whole file."""
+    if path.stat().st_size == 0:
+        raise FileRejected("file is empty (0 bytes)")
+    assert options.scratch is not None
+    encoding, view, start = _utf8_view(path, _head_of(path, 0), options.scratch)
+    head = _head_of(view, start)
+    head_text = _head_text(head)
     if not head_text.strip():
         raise FileRejected("file has no header row (only blank content)")
     first_line = next((ln for ln in head_text.splitlines() if ln.strip()), "")
@@ -362,39 +466,92 @@ def _read_delimited(path: Path, suffix: str) -> _Parsed:
     header = next(csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter, strict=False), [])
     if not any(h.strip() for h in header):
         raise FileRejected("first line is blank: the header row must be the first line")
-    try:
-        if not isinstance(source, Path):
-            return _parse_body(source, header, delimiter, encoding)
-        with ThreadPoolExecutor(1) as pool:
-            scan = pool.submit(_scan, source, delimiter)
-            parsed = _parse_body(source, header, delimiter, encoding, scan)
-            parsed.sha256 = scan.result().sha256
-            return parsed
-    except _NotUtf8:
-        data = path.read_bytes() if isinstance(source, Path) else source
-        text, enc = _decode_legacy(data)
-        utf8 = text.encode("utf-8")
+    hasher = hashlib.sha256() if view == path else None  # a copy's bytes are not the file's
+    if options.chunk_bytes is not None and options.chunk_bytes >= view.stat().st_size:
+        options = replace(options, chunk_bytes=None)  # one piece: the whole file
+    again = ReadOptions(None, options.legacy, options.scratch)  # irregular quoting: read it whole
+    with view.open("rb") as fh, ThreadPoolExecutor(1) as pool:
+        if hasher is not None and start:
+            hasher.update(fh.read(start))
+        fh.seek(start)
+        pieces = textchunks.record_pieces(fh, options.chunk_bytes)
         try:
-            return _parse_body(utf8, header, delimiter, enc)
-        except _NotUtf8:  # cannot happen (the text is UTF-8 now); never let it escape
-            return _parse_with_csv_module(utf8, header, delimiter, enc)
+            piece, following = next(pieces, None), next(pieces, None)
+        except textchunks.NoBoundary:
+            raise ReadAgain(again) from None
+        header_bytes, offset, first = b"", 0, True
+        size, consumed = max(view.stat().st_size - start, 1), 0
+        while piece is not None:
+            if first:
+                cut = textchunks.first_boundary(piece)
+                header_bytes = piece[:cut] if cut is not None else piece
+                source = piece
+            else:
+                source = header_bytes + piece
+            if hasher is not None:
+                pool.submit(hasher.update, piece)  # one worker: the pieces are hashed in order
+            if options.legacy:
+                source = textchunks.legacy_to_utf8(source, options.legacy)
+            try:
+                parsed = _parse_piece(source, header, delimiter, options.legacy or encoding, pool)
+            except _NotUtf8:
+                raise ReadAgain(replace(options, legacy=textchunks.legacy_encoding(view, start))) from None
+            if parsed.exact and not (first and following is None):
+                raise ReadAgain(again)
+            parsed = _shifted(parsed, offset)
+            offset += parsed.records
+            consumed += len(piece)
+            parsed.read_fraction = min(consumed / size, 1.0)
+            del source
+            if following is None and hasher is not None:
+                parsed.sha256 = pool.submit(hasher.hexdigest).result()
+            yield parsed
+            piece, first = following, False
+            try:
+                following = next(pieces, None) if piece is not None else None
+            except textchunks.NoBoundary:
+                raise ReadAgain(again) from None
+
+
+def _read_delimited(path: Path, suffix: str) -> _Parsed:
+    """A delimited file parsed whole, as one piece (the yardstick of the pieces in the tests)."""
+    with tempfile.TemporaryDirectory(prefix="claims-audit-read-") as folder:
+        options = ReadOptions(None, scratch=Path(folder))
+        while True:
+            try:
+                (parsed,) = _delimited_pieces(path, suffix, options)
+                return parsed
+            except ReadAgain as again:
+                options = again.options
+
+
+def _parse_piece(source: bytes, header: list[str], delimiter: str, encoding: str,
+                 pool: ThreadPoolExecutor) -> _Parsed:
+    """One piece (the header record, then whole records) parsed; raises _NotUtf8."""
+    scan = pool.submit(_scan, source, delimiter)  # while polars parses (both release the GIL)
+    try:
+        return _parse_body(source, header, delimiter, encoding, scan)
+    except _NotUtf8:
+        if encoding in (textchunks.MIXED, textchunks.CP1252, textchunks.LATIN1):
+            # cannot happen (the text is UTF-8 now); never let it escape
+            return _parse_with_csv_module(source, header, delimiter, encoding)
+        raise
+
+
+def _shifted(parsed: _Parsed, offset: int) -> _Parsed:
+    """A piece's rows numbered as in the whole file: `offset` records (blank ones included) precede it."""
+    if not offset:
+        return parsed
+    parsed.body = parsed.body.with_columns(pl.col(ROW) + offset)
+    parsed.structural = [(row + offset, problem) for row, problem in parsed.structural]
+    return parsed
 
 
 class _NotUtf8(Exception):
     pass
 
 
-def _transcode(data: bytes, encoding: str) -> bytes:
-    try:
-        return data.decode(encoding).encode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.end == len(data) and exc.start >= len(data) - 3:  # a file cut inside its last character
-            return _transcode(data[: exc.start], encoding)
-        raise FileRejected(f"file looks like {encoding} text but cannot be decoded as such") from None
-
-
-# a valid UTF-8 multi-byte sequence: its presence in a file that is not valid UTF-8 means mixed encodings
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_UTF8_MULTIBYTE = textchunks.UTF8_MULTIBYTE
 
 
 def _cp1252_bytes(exc: UnicodeError) -> tuple[str, int]:
@@ -413,11 +570,11 @@ def _decode_legacy(data: bytes) -> tuple[str, str]:
     """Text that is not valid UTF-8: Windows-1252 (what spreadsheets on Windows write), else Latin-1
     (decodes any byte); a file mixing UTF-8 with single Windows-1252 bytes keeps both readable."""
     if _UTF8_MULTIBYTE.search(data):
-        return data.decode("utf-8", errors="claims_audit_cp1252"), "utf-8+windows-1252"
+        return data.decode("utf-8", errors="claims_audit_cp1252"), textchunks.MIXED
     try:
-        return data.decode("cp1252"), "windows-1252"
+        return data.decode("cp1252"), textchunks.CP1252
     except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+        return data.decode("latin-1"), textchunks.LATIN1
 
 
 def _head_text(head: bytes) -> str:
@@ -671,7 +828,9 @@ def _parse_with_csv_module(source: Path | bytes, header: list[str], delimiter: s
     body = table.select(pl.when(pl.col(n).str.len_bytes() > 0).then(pl.col(n)).alias(n) for n in names)
     info = pl.DataFrame([table.get_column("fields"), (table.get_column("fields") == 0).alias("blank"),
                          unterminated])
-    return _assemble(body, info, header, delimiter, encoding)
+    parsed = _assemble(body, info, header, delimiter, encoding)
+    parsed.exact = True
+    return parsed
 
 
 def _ends_in_open_quote(record: str, delimiter: str) -> bool:
@@ -688,6 +847,7 @@ def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimit
               encoding: str) -> _Parsed:
     n = len(header)
     body = pl.concat([body, info], how="horizontal").with_row_index(ROW, offset=1)
+    records = max(body.height - 1, 0)
     body = body.with_columns(pl.col(ROW).cast(pl.Int64)).slice(1)  # drop the header record
     blank_lines = body.select(pl.col("blank").sum()).item() or 0
     if blank_lines:  # filters copy every column's cell views: only when there is something to drop
@@ -702,7 +862,7 @@ def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimit
     if bad.height:
         body = body.filter(~broken)
     body = body.select(ROW, *[f"__c{i}" for i in range(n)])
-    return _Parsed(header, body, structural, encoding, delimiter, int(blank_lines))
+    return _Parsed(header, body, structural, encoding, delimiter, int(blank_lines), records=records)
 
 
 # --- xlsx and parquet --------------------------------------------------------------------------------
@@ -811,19 +971,29 @@ def _with_displayed(frame: pl.DataFrame, shown: dict[tuple[int, int], str], firs
     return pl.DataFrame(columns)
 
 
-def _read_parquet(path: Path) -> _Parsed:
+def _parquet_pieces(path: Path, chunk_bytes: int | None) -> Iterator[_Parsed]:
+    """A Parquet file in slices of rows (whole when `chunk_bytes` is None): polars reads only the row
+    groups a slice needs."""
     try:
-        frame = pl.read_parquet(path)
+        scan = pl.scan_parquet(path)
+        header = list(scan.collect_schema().names())
+        total = scan.select(pl.len()).collect().item()
     except Exception:
         raise FileRejected("not a readable .parquet file") from None
-    try:
-        frame = frame.select(pl.all().cast(pl.String))
-    except Exception:
-        raise FileRejected("parquet file has columns that cannot be read as text (nested types)") from None
-    header = list(frame.columns)
-    frame = frame.rename({c: f"__c{i}" for i, c in enumerate(header)})
-    frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
-    return _Parsed(header, frame, [], "parquet", None, 0)
+    step = total if chunk_bytes is None else max(1, chunk_bytes // 200)  # about 200 bytes a row in memory
+    for start in range(0, max(total, 1), max(step, 1)):
+        try:
+            frame = scan.slice(start, step).collect() if chunk_bytes is not None else pl.read_parquet(path)
+        except Exception:
+            raise FileRejected("not a readable .parquet file") from None
+        try:
+            frame = frame.select(pl.all().cast(pl.String))
+        except Exception:
+            raise FileRejected("parquet file has columns that cannot be read as text (nested types)") from None
+        frame = frame.rename({c: f"__c{i}" for i, c in enumerate(header)})
+        frame = frame.with_row_index(ROW, offset=2 + start).with_columns(pl.col(ROW).cast(pl.Int64))
+        yield _Parsed(header, frame, [], "parquet", None, 0, records=frame.height,
+                      read_fraction=min((start + frame.height) / max(total, 1), 1.0))
 
 
 # --- header mapping ----------------------------------------------------------------------------------
@@ -859,4 +1029,4 @@ def _to_canonical(p: _Parsed, layout: Layout, mapping: dict[str, str]) -> RawTab
     if p.unused is not None:
         unknown = p.unused
     return RawTable(frame, rows_read, structural, p.encoding, p.delimiter, unknown, p.blank_lines, p.sha256,
-                    p.slots)
+                    p.slots, p.read_fraction)

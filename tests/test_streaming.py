@@ -1,0 +1,258 @@
+"""Streaming (issue 13): inputs read and validated in pieces give the very results of whole-file reading.
+
+Pieces are cut at record boundaries (claims_audit.textchunks); every test here compares a run with tiny
+pieces (and the kept lines spilled to Parquet) with the same run reading each file whole: findings,
+rejected rows (file, spreadsheet row, column, value, reason), counts, order and finding ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from claims_audit import pipeline, sample, textchunks
+from claims_audit.findings import assemble
+from claims_audit.readers import InputFile, ReadOptions, discover, read, read_chunks
+from claims_audit.schema import load_layout
+from claims_audit.validation import validate
+from conftest import HEADER, line, write_csv
+from test_fuzz import FUZZ, extracts
+
+RUN = dt.date(2026, 11, 20)
+
+
+def _run(paths, chunk_bytes, retain_bytes=pipeline.DEFAULT_BUDGET_BYTES, **kw) -> pipeline.AuditResult:
+    return pipeline.run(paths, RUN, chunk_bytes=chunk_bytes, retain_bytes=retain_bytes, **kw)
+
+
+def _same_results(a: pipeline.AuditResult, b: pipeline.AuditResult) -> None:
+    assert_frame_equal(a.findings, b.findings)
+    assert_frame_equal(a.rejected, b.rejected)
+    assert a.inputs == b.inputs
+    assert a.totals == b.totals and a.lines_34421 == b.lines_34421
+
+
+def _extract(folder: Path, lines: int, seed: int, bad: float = 0.02) -> Path:
+    path = folder / f"extract-{seed}.csv"
+    sample.write(sample.generate(lines, seed=seed, bad_fraction=bad), path)
+    return path
+
+
+def test_pieces_and_spilled_lines_give_the_results_of_whole_files(tmp_path):
+    files = [_extract(tmp_path, 12_000, seed=5), _extract(tmp_path, 6_000, seed=6)]
+    whole = _run(files, None)
+    assert whole.findings.height > 300 and whole.rejected.height > 50
+    pieces = _run(files, 64 << 10, retain_bytes=0, work_dir=tmp_path / "out")  # every kept piece spilled
+    _same_results(whole, pieces)
+    assert not list((tmp_path / "out").iterdir())  # the scratch folder is gone
+
+
+def test_kept_lines_change_no_finding(tmp_path):
+    """The findings of a run that keeps only what the rules need are those over every line of the run."""
+    path = _extract(tmp_path, 20_000, seed=8)
+    layout = load_layout()
+    lines = validate(read(discover([path])[0], layout), layout).lines
+    lines = lines.with_row_index("line_key").with_columns(pl.col("line_key").cast(pl.Int64),
+                                                          pl.lit(str(path)).alias("source_file"))
+    doc, output = pipeline.apply_rules(lines)
+    everything = assemble(lines, output, doc)
+    kept = _run([path], 32 << 10, retain_bytes=0)
+    assert everything.height > 300
+    assert_frame_equal(kept.findings, everything)
+
+
+def _rows(chunk_bytes: int | None, path: Path) -> tuple[list[tuple], list[tuple], int, int]:
+    tables = list(read_chunks(InputFile(path, str(path)), load_layout(), None, ReadOptions(chunk_bytes)))
+    frame = pl.concat([t.frame for t in tables])
+    structural = pl.concat([t.structural for t in tables])
+    return (frame.select("source_row", "claim_id", "op_note").rows(), structural.rows(),
+            sum(t.rows_read for t in tables), sum(t.blank_lines for t in tables))
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_a_record_split_across_a_piece_boundary_is_read_once_at_its_row(tmp_path, eol):
+    notes = ["plain", 'line one\nline two, "quoted"', "", "a\r\nb", 'end "x"\n\n', "ünïcode, ok"]
+    records = []
+    for i, note in enumerate(notes):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow([line(claim_id=f"C{i}", op_note=note)[h] for h in HEADER])
+        records.append(buf.getvalue())
+    # blank lines between records, CRLF or LF line ends (quoted newlines stay as written)
+    body = eol.join([",".join(HEADER), *records[:2], "", "", *records[2:], ""]).encode()
+    path = tmp_path / "split.csv"
+    path.write_bytes(body)
+    whole = _rows(None, path)
+    assert [r[1] for r in whole[0]] == [f"C{i}" for i in range(len(notes))]
+    assert whole[0][1][2] == 'line one\nline two, "quoted"'
+    for size in range(1, len(body) + 2):  # a boundary at every byte of the file
+        assert _rows(size, path) == whole, size
+
+
+def test_pieces_end_at_record_boundaries_only():
+    data = b'h1,h2\n1,"a\nb"\n2,x\n"3\n",y\n'
+    for size in range(1, len(data) + 1):
+        pieces = list(textchunks.record_pieces(io.BytesIO(data), size))
+        assert b"".join(pieces) == data
+        assert all(p.endswith(b"\n") and p.count(b'"') % 2 == 0 for p in pieces)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-16-le", "utf-8-sig", "latin-1"])
+def test_other_encodings_are_streamed_with_the_decoding_of_the_whole_file(tmp_path, encoding):
+    rows = [line(claim_id=f"C{i}", op_note="Fémoral, côté gauche" if i % 5 == 0 else "") for i in range(60)]
+    if encoding == "latin-1":  # a byte Windows-1252 leaves undefined, late in the file: Latin-1 throughout
+        rows[-1]["op_note"] = "\x81"
+    path = write_csv(tmp_path / "enc.csv", rows, encoding=encoding)
+    whole = _run([path], None)
+    pieces = _run([path], 512, work_dir=tmp_path / "out")
+    _same_results(whole, pieces)
+    assert whole.inputs[0].rows_audited == 60
+    assert not list((tmp_path / "out").iterdir())
+
+
+def test_mixed_utf8_and_windows_1252_found_late_is_decoded_as_whole(tmp_path):
+    rows = [line(claim_id=f"C{i}") for i in range(80)]
+    path = write_csv(tmp_path / "mixed.csv", rows)
+    data = path.read_bytes()
+    # a Windows-1252 byte early, a UTF-8 character late: the whole file reads as UTF-8 + Windows-1252
+    data = data.replace(b"C3,", b"C3\xe9,", 1).replace(b"C77,", "C77é,".encode(), 1)
+    path.write_bytes(data)
+    whole, pieces = _run([path], None), _run([path], 300)
+    _same_results(whole, pieces)
+    assert whole.inputs[0].encoding == "utf-8+windows-1252"
+
+
+def test_irregular_quoting_falls_back_to_the_whole_file(tmp_path):
+    rows = [line(claim_id=f"C{i}", op_note='a 5" stent' if i == 30 else "") for i in range(60)]
+    path = write_csv(tmp_path / "stray.csv", rows)
+    data = path.read_bytes().replace(b'"a 5"" stent"', b'a 5" stent')  # a stray quote, as people type it
+    path.write_bytes(data)
+    _same_results(_run([path], None), _run([path], 200))
+
+
+def test_a_mapping_failure_counts_every_piece(tmp_path):
+    header = [h for h in HEADER if h != "units"]
+    path = write_csv(tmp_path / "nounits.csv", [line(claim_id=f"C{i}") for i in range(50)], header=header)
+    whole, pieces = _run([path], None), _run([path], 256)
+    _same_results(whole, pieces)
+    assert pieces.inputs[0].rows_read == 50 and pieces.inputs[0].status == "rejected"
+
+
+def test_parquet_is_read_in_slices(tmp_path):
+    frame = sample.generate(3_000, seed=4)
+    path = tmp_path / "lines.parquet"
+    frame.write_parquet(path, row_group_size=500)
+    _same_results(_run([path], None), _run([path], 40_000))
+
+
+@FUZZ
+@given(extracts(), st.integers(1, 400))
+def test_random_damaged_extracts_in_tiny_pieces_equal_whole_files(extract, size):
+    name, data, _, _ = extract
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / name
+        src.write_bytes(data)
+        _same_results(_run([src], None), _run([src], size, retain_bytes=0, work_dir=Path(tmp) / "out"))
+
+
+def test_the_scratch_folder_is_removed_when_the_run_fails(tmp_path, monkeypatch):
+    path = _extract(tmp_path, 2_000, seed=2)
+
+    def boom(*a, **k):
+        raise RuntimeError("rules failed")
+
+    monkeypatch.setattr(pipeline, "apply_rules", boom)
+    with pytest.raises(RuntimeError):
+        _run([path], 4096, retain_bytes=0, work_dir=tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_killed_runs_scratch_folder_is_removed_by_the_next_run(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = "ab" * 16
+    (out / f".claims-audit.{dead}.scratch").mkdir()
+    (out / f".claims-audit.{dead}.scratch" / "lines-000000.parquet").write_bytes(b"PAR1")
+    (out / f".claims-audit.{dead}.lock").write_bytes(b"")  # nobody holds it: its run is dead
+    path = write_csv(tmp_path / "a.csv", [line()])
+    proc = subprocess.run([sys.executable, "-m", "claims_audit", "run", str(path), "--out", str(out),
+                           "--run-date", "2026-11-20", "--no-ledger", "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["claims-audit-2026-11-20.json", "claims-audit-2026-11-20.xlsx"]
+
+
+def test_progress_reports_bytes_rows_and_stages(tmp_path):
+    files = [_extract(tmp_path, 3_000, seed=1), _extract(tmp_path, 2_000, seed=3)]
+    events: list[pipeline.ProgressEvent] = []
+    _run(files, 16 << 10, progress=events.append)
+    reading = [e for e in events if e.stage == "reading"]
+    total = sum(f.stat().st_size for f in files)
+    assert len(reading) > 10 and all(e.run_total == total for e in reading)
+    assert [e.run_done for e in reading] == sorted(e.run_done for e in reading)
+    assert reading[-1].run_done == total and reading[-1].rows == 5_000
+    assert {e.file for e in reading} == {str(f) for f in files}
+    assert [e.stage for e in events if e.stage != "reading"] == ["rules"]
+
+
+def test_progress_is_silent_off_a_terminal_and_with_quiet(tmp_path, monkeypatch):
+    from claims_audit import cli
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert cli._Progress(quiet=True).bar is None
+    shown = cli._Progress()
+    assert shown.bar is not None
+    with shown:  # renders every stage without error
+        shown(pipeline.ProgressEvent("reading", "a.csv", 10, 100, 10, 200, 5))
+        shown(pipeline.ProgressEvent("rules", None, 0, 0, 200, 200, 9))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert cli._Progress().bar is None
+    path = write_csv(tmp_path / "a.csv", [line()])
+    proc = subprocess.run([sys.executable, "-m", "claims_audit", "run", str(path), "--out", str(tmp_path / "o"),
+                           "--run-date", "2026-11-20", "--no-ledger", "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
+
+
+# the peak RSS of a child is measured by a small Python parent: a child forked from a big process (this
+# test session) inherits its parent's peak in ru_maxrss, which exec does not reset
+MEASURE = """
+import os, subprocess, sys
+with open(sys.argv[1], "w") as out:
+    proc = subprocess.Popen(sys.argv[2:], stdout=out, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def _peak_rss_mib(extract: Path, out: Path, chunk_bytes: int) -> tuple[float, str]:
+    """(peak RSS in MiB, first line printed) of a real `claims-audit run` with pieces of `chunk_bytes`."""
+    env = dict(os.environ, **{pipeline.CHUNK_ENV: str(chunk_bytes)})
+    printed = out.with_suffix(".stdout")
+    proc = subprocess.run([sys.executable, "-c", MEASURE, str(printed), sys.executable, "-m", "claims_audit",
+                           "run", str(extract), "--out", str(out), "--run-date", "2026-11-20", "--no-ledger"],
+                          env=env, capture_output=True, text=True, check=True)
+    code, peak_kib = (int(v) for v in proc.stdout.split())
+    assert code == 0
+    return peak_kib / 1024, printed.read_text().splitlines()[0]
+
+
+def test_memory_is_bounded_by_the_piece_size_not_the_file(tmp_path):
+    """The same moderate extract (about 45 MB) read whole and in 1 MiB pieces, as real processes: the
+    pieces need far less memory (the retained lines, findings and workbook are the same in both)."""
+    extract = tmp_path / "moderate.csv"
+    subprocess.run([sys.executable, "-m", "claims_audit", "sample", "--lines", "450000", "--out", str(extract),
+                    "--seed", "3"], check=True, stdout=subprocess.DEVNULL)
+    whole, whole_summary = _peak_rss_mib(extract, tmp_path / "w", 1 << 40)
+    pieces, pieces_summary = _peak_rss_mib(extract, tmp_path / "p", 1 << 20)
+    assert whole_summary == pieces_summary and whole_summary.startswith("450000 rows read")
+    assert pieces < whole - 150, (whole, pieces)  # measured: about 620 MiB whole, 320 MiB in pieces
