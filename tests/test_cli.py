@@ -152,3 +152,27 @@ def test_a_workbook_of_chart_sheets_only_is_rejected_with_that_reason(cli, tmp_p
     assert res.exit_code == 1, res.output
     assert manifest(tmp_path / "out")["inputs"][0]["error"] == ("workbook has no worksheet (only chart "
                                                                 "sheets): no rows to read")
+
+
+def _options(cmd: list[str]) -> list[str]:
+    group = typer.main.get_command(app)
+    command = group.commands[cmd[0]]
+    for sub in cmd[1:]:
+        command = command.commands[sub]
+    return [opt for p in command.params for opt in getattr(p, "opts", []) if opt.startswith("--")]
+
+
+def test_every_option_of_every_command_is_documented_in_the_readme_commands_table():
+    """Issue 11: the README's Commands table names every option of every command (one had drifted)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Commands"):readme.index("### Exit codes")]
+    rows = {line.split("`")[1]: line for line in table.splitlines() if line.startswith("| `claims-audit")}
+    missing = []
+    for cmd in _commands():
+        prefix = f"claims-audit {' '.join(cmd)}"
+        row = next((r for usage, r in rows.items() if usage == prefix or usage.startswith(prefix + " ")), None)
+        if row is None:
+            missing.append(prefix)
+            continue
+        missing += [f"{prefix} {opt}" for opt in _options(cmd) if opt not in {"--help"} and opt not in row]
+    assert missing == []

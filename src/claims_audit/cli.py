@@ -269,9 +269,6 @@ def explain(
     note: Annotated[Optional[str], typer.Option("--note", help="op_note text (optional).")] = None,
     record: Annotated[Optional[list[Path]], typer.Option("--record", help="A medical record file (.txt, "
                       ".pdf, .docx) read as the line's operative note; repeat for several.")] = None,
-    memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
-                            "run may use, e.g. 1500M or 4G (default: under 3G for 50M lines); sets the size "
-                            "of the pieces inputs are read in.")] = None,
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder: explain the files "
                        "`run --records` would read for --claim-id (and --line).")] = None,
     claim_id: Annotated[Optional[str], typer.Option("--claim-id", help="With --records: the claim.")] = None,

@@ -28,14 +28,9 @@ FINDING_COLUMNS = [
 SEVERITY_ORDER = {"error": 0, "warning": 1, "review": 2, "info": 3}
 
 # An optional value that was not valid in the file is ignored and its line audited without it (see
-# `validation`). The rules that read such a value, which could have concluded otherwise with it.
-# Place of service and charge feed no rule.
-COULD_CHANGE = {
-    "modifier_": ("PTP_CONFLICT", "BILATERAL_FORMAT", "LATERALITY_CONFLICT", "GLOBAL_PERIOD_EM",
-                  "MODIFIER_NOT_PAYABLE", "DUPLICATE_LINE"),
-    "rendering_npi": ("PTP_CONFLICT", "GLOBAL_PERIOD_EM", "DUPLICATE_LINE"),
-    "dx_": ("LATERALITY_CONFLICT", "DIAGNOSIS_NOT_SUPPORTING", "DIAGNOSIS_INVALID", "GLOBAL_PERIOD_EM"),
-}
+# `validation`). The rules that read such a value (declared with the rule: `reads` in the registry) could
+# have concluded otherwise with it. Place of service and charge feed no rule.
+OPTIONAL_VALUES_RULES_READ = ("modifier_", "rendering_npi", "dx_")
 
 
 def _digest_utf8(values: list[bytes | None], size: int) -> list[str]:
@@ -83,9 +78,11 @@ def with_ignored_note(df: pl.DataFrame) -> pl.DataFrame:
     if "ignored_note" not in df.columns or df.get_column("ignored_note").null_count() == df.height:
         return df
     names = pl.col("ignored_columns")
+    from .rules.registry import rules_reading
+
     could = functools.reduce(operator.or_, [
-        names.str.contains(rf"(^|,){prefix}") & pl.col("rule_id").is_in(rules)
-        for prefix, rules in COULD_CHANGE.items()]).fill_null(False)
+        names.str.contains(rf"(^|,){prefix}") & pl.col("rule_id").is_in(list(rules_reading(prefix)))
+        for prefix in OPTIONAL_VALUES_RULES_READ]).fill_null(False)
     effect = pl.when(could).then(pl.lit("the ignored value could have changed this finding")).otherwise(
         pl.lit("this finding does not depend on it"))
     note = pl.format(" (Audited without {}: not valid in the file, see the Rejected sheet; {}.)",

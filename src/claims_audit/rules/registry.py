@@ -55,6 +55,7 @@ class Declaration:
     tables: tuple[str, ...]  # rule-data tables read (names as on the Rules sheet)
     scope: str  # which lines it looks at
     window: str  # which service dates it compares
+    reads: tuple[str, ...] = ()  # optional values it reads ("modifier_", "rendering_npi", "dx_": prefixes)
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,12 @@ _CHECKS: list[Check] = []
 
 
 def declare(rule_id: str, *, severity: str, tables: tuple[str, ...] = (), scope: str = AUDITED_LINES,
-            window: str = SAME_LINE) -> dict[str, object]:
+            window: str = SAME_LINE, reads: tuple[str, ...] = ()) -> dict[str, object]:
     """The declaration of one rule, completed with its family by :func:`register`."""
     if severity not in SEVERITIES:
         raise ValueError(f"rule {rule_id}: severity {severity!r} is not one of {SEVERITIES}")
-    return {"id": rule_id, "severity": severity, "tables": tuple(tables), "scope": scope, "window": window}
+    return {"id": rule_id, "severity": severity, "tables": tuple(tables), "scope": scope, "window": window,
+            "reads": tuple(reads)}
 
 
 def register(*rules: dict[str, object], family: str, cost: int = 1
@@ -115,6 +117,11 @@ def declarations() -> dict[str, Declaration]:
 
 def rule_ids() -> tuple[str, ...]:
     return tuple(declarations())
+
+
+def rules_reading(column_prefix: str) -> tuple[str, ...]:
+    """The rules whose findings an optional value of this column (prefix) can change."""
+    return tuple(d.id for d in declarations().values() if column_prefix in d.reads)
 
 
 def default_severity(rule_id: str) -> str:

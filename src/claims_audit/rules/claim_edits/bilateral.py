@@ -87,7 +87,7 @@ def bilateral_format(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFrame:
 
 @register(
     declare("BILATERAL_FORMAT", severity="warning", tables=("pfs_indicators", "claim_edit_policy"),
-            scope=AUDITED_LINES, window=SAME_DATE),
+            scope=AUDITED_LINES, window=SAME_DATE, reads=("modifier_",)),
     family=FAMILY, cost=1)
 def check(inputs: RuleInputs) -> pl.DataFrame:
     return bilateral_format(inputs.audited, inputs.edits)

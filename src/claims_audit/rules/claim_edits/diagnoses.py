@@ -187,9 +187,9 @@ def diagnosis_edits(audited: pl.DataFrame, ctx: EditContext) -> tuple[pl.DataFra
 
 
 @register(
-    declare("DIAGNOSIS_INVALID", severity="error", tables=("icd10cm",), scope=AUDITED_LINES),
+    declare("DIAGNOSIS_INVALID", severity="error", tables=("icd10cm",), scope=AUDITED_LINES, reads=("dx_",)),
     declare("DIAGNOSIS_NOT_SUPPORTING", severity="error", tables=("icd10cm", "claim_edit_policy"),
-            scope=AUDITED_LINES),
+            scope=AUDITED_LINES, reads=("dx_",)),
     family=FAMILY, cost=3)
 def check(inputs: RuleInputs) -> pl.DataFrame:
     return pl.concat(diagnosis_edits(inputs.audited, inputs.edits), how="vertical")

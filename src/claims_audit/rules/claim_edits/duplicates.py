@@ -68,7 +68,7 @@ def duplicate_lines(lines: pl.DataFrame, ctx: EditContext) -> pl.DataFrame:
 
 @register(
     declare("DUPLICATE_LINE", severity="error", tables=("claim_edit_policy",), scope=FAMILY_LINES,
-            window=SAME_DATE),
+            window=SAME_DATE, reads=("modifier_", "rendering_npi")),
     family=FAMILY, cost=4)
 def check(inputs: RuleInputs) -> pl.DataFrame:
     return duplicate_lines(inputs.lines, inputs.edits)

@@ -143,7 +143,7 @@ def global_period_findings(lines: pl.DataFrame, ctx: EditContext, audited: pl.Da
 
 @register(
     declare("GLOBAL_PERIOD_EM", severity="error", tables=("pfs_indicators", "claim_edit_policy"),
-            scope=MEMBER_PROVIDER, window=GLOBAL_PERIOD),
+            scope=MEMBER_PROVIDER, window=GLOBAL_PERIOD, reads=("modifier_", "rendering_npi", "dx_")),
     family=FAMILY, cost=5)
 def check(inputs: RuleInputs) -> pl.DataFrame:
     return global_period_findings(inputs.lines, inputs.edits, inputs.audited)

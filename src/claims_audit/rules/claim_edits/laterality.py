@@ -126,7 +126,7 @@ def laterality_conflicts(audited: pl.DataFrame, ctx: EditContext) -> pl.DataFram
 
 
 @register(
-    declare("LATERALITY_CONFLICT", severity="error", tables=("claim_edit_policy",), scope=AUDITED_LINES),
+    declare("LATERALITY_CONFLICT", severity="error", tables=("claim_edit_policy",), scope=AUDITED_LINES, reads=("modifier_", "dx_")),
     family=FAMILY, cost=2)
 def check(inputs: RuleInputs) -> pl.DataFrame:
     return laterality_conflicts(inputs.audited, inputs.edits)

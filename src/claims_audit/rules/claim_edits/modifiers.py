@@ -77,7 +77,7 @@ def unpayable_modifiers(lines: pl.DataFrame, ctx: EditContext) -> pl.DataFrame:
 
 @register(
     declare("MODIFIER_NOT_PAYABLE", severity="error", tables=("pfs_indicators", "claim_edit_policy"),
-            scope=FAMILY_LINES),
+            scope=FAMILY_LINES, reads=("modifier_",)),
     family=FAMILY, cost=1)
 def check(inputs: RuleInputs) -> pl.DataFrame:
     return unpayable_modifiers(inputs.lines, inputs.edits)

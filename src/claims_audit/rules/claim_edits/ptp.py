@@ -112,7 +112,7 @@ def ptp_conflicts(lines: pl.DataFrame, ctx: EditContext, audited: pl.DataFrame) 
 
 @register(
     declare("PTP_CONFLICT", severity="error", tables=("ncci_ptp_practitioner", "claim_edit_policy"),
-            scope=MEMBER_DATE_PROVIDER, window=SAME_DATE),
+            scope=MEMBER_DATE_PROVIDER, window=SAME_DATE, reads=("modifier_", "rendering_npi")),
     family=FAMILY, cost=4)
 def check(inputs: RuleInputs) -> pl.DataFrame:
     return ptp_conflicts(inputs.lines, inputs.edits, inputs.audited)
