@@ -120,3 +120,11 @@ def test_rules_sheet_names_the_table_versions_each_rule_reads():
     assert "ncci_mue" in data["MUE_EXCEEDED"] and "ncci_ptp" not in data["MUE_EXCEEDED"]
     assert "icd10cm" in data["DIAGNOSIS_INVALID"]
     assert "documentation/crosswalk" in data["APPROACH_MISMATCH"]
+
+
+def test_the_readme_rules_table_lists_every_registered_rule():
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Rules"):readme.index("### Rule configuration")]
+    assert [rid for rid in rule_ids() if f"| `{rid}` |" not in table] == []
