@@ -179,15 +179,20 @@ def run(
         t = result.totals
         typer.echo(f"{t['rows_read']} rows read, {t['rows_audited']} audited, {t['rows_rejected']} rejected; "
                    f"{t['lines_34421']} lines with 34421, {t['findings']} findings.")
-        for i in result.inputs:
-            if i.status == "rejected":
-                typer.echo(f"  rejected file: {i.path}: {i.error}", err=True)
-            elif i.rows_rejected:
-                typer.echo(f"  {i.path}: {i.rows_rejected} rows rejected (see the Rejected sheet)", err=True)
+        echo_rejections(result.inputs, " (see the Rejected sheet)")
         if result.records is not None:
             typer.echo(result.records.console_line())
         typer.echo(f"Report: {outcome.paths.xlsx}\nManifest: {outcome.paths.json}")
     raise typer.Exit(int(result.exit_code))
+
+
+def echo_rejections(inputs: list, where: str = "") -> None:
+    """One stderr line per rejected file or partly rejected input (names and counts, never values)."""
+    for i in inputs:
+        if i.status == "rejected":
+            typer.echo(f"  rejected file: {i.path}: {i.error}", err=True)
+        elif i.rows_rejected:
+            typer.echo(f"  {i.path}: {i.rows_rejected} rows rejected{where}", err=True)
 
 
 def _layout_file(schema: Optional[Path], layout: Optional[str]) -> Optional[Path]:

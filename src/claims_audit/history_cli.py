@@ -46,7 +46,7 @@ def import_cmd(
 ) -> None:
     """Load past extracts into the claims history (no findings, no report), so that the first nightly run
     already sees the last months. Exit 1 when rows or files were rejected."""
-    from .cli import _layout_file
+    from .cli import _layout_file, echo_rejections
     from .errors import ExitCode
     from .history import backfill
 
@@ -60,11 +60,7 @@ def import_cmd(
         rejected = sum(i.rows_rejected for i in done.inputs)
         typer.echo(f"{read} rows read, {audited} valid, {rejected} rejected; {done.recorded} lines added to "
                    f"the claims history {done.folder}.")
-        for i in done.inputs:
-            if i.status == "rejected":
-                typer.echo(f"  rejected file: {i.path}: {i.error}", err=True)
-            elif i.rows_rejected:
-                typer.echo(f"  {i.path}: {i.rows_rejected} rows rejected", err=True)
+        echo_rejections(done.inputs)
         for name in done.already_recorded:
             typer.echo(f"  {name}: already in history (same content), not added again", err=True)
     raise typer.Exit(int(ExitCode.OK if clean else ExitCode.REJECTED))
