@@ -61,8 +61,6 @@ OPEN_SITES = ("leg_incision", "abdominal", "neck", "arm")
 #: doc_note_kind when a note describes no operation of procedure_kinds.csv
 NOTE_HISTORY_ONLY = "thrombus removal only as history, a plan or a negation"
 NOTE_NO_REMOVAL = "no removal of thrombus"
-APPROACHES = ("leg_incision", "abdominal", "abdominal_and_leg", "neck", "arm", "percutaneous",
-              "catheter_lysis")
 SIDES = ("left", "right", "bilateral")
 
 DOC_COLUMNS: dict[str, pl.DataType] = {

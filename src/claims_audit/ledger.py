@@ -49,7 +49,6 @@ TIMEOUT_ENV = "CLAIMS_AUDIT_LEDGER_TIMEOUT"
 APPLICATION_ID = 0x43414C44  # "CALD": marks the file as a claims-audit ledger
 HISTORY_RUNS = 30  # nights shown in the Summary's findings-per-night chart
 
-STATUSES = ("new", "recurring", "decided")
 
 
 def default_path(out_dir: Path) -> Path:
@@ -165,10 +164,6 @@ class RunView:
     run_id: str = ""  # the run's id, written into its report (Summary) and kept in `reports`
     seal: str = ""  # HMAC of run id, run date and findings under the ledger's key (Summary)
     outcomes: ReviewOutcomes | None = None  # the review outcomes in force (the Findings drop-down)
-
-    @property
-    def open_findings(self) -> pl.DataFrame:
-        return self.findings.filter(~pl.col("finding_id").is_in(self.closed_ids))
 
     @property
     def closed(self) -> pl.DataFrame:

@@ -77,7 +77,6 @@ class X12Table:
     source_rows: list[int]  # LX position of each row
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (LX or CLM position, reason)
     sha256: str | None = None
-    component_separator_note: str | None = None
 
 
 # --- segments and envelope --------------------------------------------------------------------------
@@ -557,9 +556,6 @@ def read_837(path: Path) -> X12Table:
     except FileRejected as exc:
         raise FileRejected(exc.reason, rows=lines_in_file) from None
     table = X12Table({c: [] for c in COLUMNS}, [], sha256=digest)
-    if effective:
-        table.component_separator_note = (f"ISA16 declares '{delims.declared_component}' but the composites "
-                                          f"use '{effective}': read with '{effective}'")
     for tx in transactions:
         for block, claim, ctx, reason in transaction_claims(tx, delims):
             if claim is None:

@@ -37,7 +37,6 @@ AUDITED_LINES = "lines of the audited code"
 FAMILY_LINES = "lines of the audited code and its code family"
 MEMBER_DATE_PROVIDER = "lines of the same member, date of service and rendering provider as an audited line"
 MEMBER_PROVIDER = "lines of the same member and rendering provider as an audited line"
-ALL_LINES = "every line of the run"
 
 # the service dates a rule compares (what history must keep for it)
 SAME_LINE = "the line itself"
