@@ -314,7 +314,7 @@ def test_npi_check_digit() -> None:
 def test_sample_files_regenerate_identically(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     subprocess.run(
-        [sys.executable, str(SAMPLES / "make_samples.py"), "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "scripts" / "make_samples.py"), "--out", str(tmp_path)],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     csv = "claims_2026-11-20.csv"

@@ -105,6 +105,8 @@ def _classify(p: Path, display: str, in_folder: bool) -> InputFile:
         return InputFile(p, display, ignored="Office lock file (the workbook is open in Excel)")
     if in_folder and OWN_OUTPUT.match(name):
         return InputFile(p, display, ignored="claims-audit's own output")
+    if in_folder and p.suffix.lower() == ".md":  # a README beside the extracts
+        return InputFile(p, display, ignored="documentation (.md), not an extract")
     if p.is_symlink() and not p.exists():
         return InputFile(p, display, problem="broken symbolic link: its target does not exist")
     if not p.exists():
