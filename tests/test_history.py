@@ -175,7 +175,7 @@ def test_history_holds_no_documentation_text_and_no_member_id(cli, tmp_path):
 
 def test_lines_older_than_the_retention_period_are_pruned(cli, tmp_path):
     night(cli, tmp_path, N1, [surgery()])
-    night(cli, tmp_path, "2028-03-01", [visit("2028-02-28", claim_id="V2")])
+    night(cli, tmp_path, "2028-03-01", [surgery(claim_id="S3", service_date="2028-02-28")])
     assert manifest(tmp_path, "2028-03-01")["history"]["lines_pruned"] == 1
     ledger = tmp_path / "out" / "claims-audit-ledger.sqlite"
     res = cli("history", "prune", "--before", "2030-01-01", "--ledger", ledger)
@@ -224,3 +224,23 @@ def test_a_run_killed_before_its_commit_leaves_history_as_it_was(tmp_path, step)
     files_after = sorted(p.name for p in (out / "claims-audit-history").iterdir())
     assert set(files_before) <= set(files_after) and len(files_after) == len(files_before) + 1
     assert [r[1] for r in _catalog(ledger)] == [N1, N2]
+
+
+def test_history_records_what_later_nights_need_and_not_tonights_visits(cli, tmp_path):
+    """A visit or procedure of an earlier night is only ever the line a finding sits on (and history lines
+    get none), so history keeps the audited, family and NCCI column-1 partner lines only."""
+    import polars as pl
+
+    night(cli, tmp_path, N1, [surgery(), visit("2026-11-12"), surgery(claim_id="P1", procedure_code="37187")])
+    stored = pl.concat([pl.read_parquet(f) for f in (tmp_path / "out" / "claims-audit-history").glob("*.parquet")])
+    assert sorted(stored.get_column("procedure_code").to_list()) == ["34421", "37187"]
+
+
+def test_a_visit_of_a_member_whose_surgery_is_only_in_history_is_kept_by_a_streaming_run(cli, tmp_path):
+    """Tonight holds no audited line of that member: the visit is kept for history's surgery alone."""
+    night(cli, tmp_path, N1, [surgery()])
+    found = night(cli, tmp_path, N2, [visit("2026-11-12"), line(claim_id="O1", member_id="OTHER-9",
+                                                                 procedure_code="99213", modifier_1="")],
+                  "--memory-limit", "64M")
+    assert [(f["claim_id"], f["rule_id"]) for f in found] == [("V1", "GLOBAL_PERIOD_EM")]
+

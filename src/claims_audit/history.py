@@ -192,12 +192,7 @@ class History:
         lo = tonight.get_column("service_date").min() - dt.timedelta(days=windows.before)
         hi = tonight.get_column("service_date").max() + dt.timedelta(days=windows.after)
         in_window = batches.filter((pl.col("max_date") >= lo.isoformat()) & (pl.col("min_date") <= hi.isoformat()))
-        files = [self.folder / f for f in in_window.get_column("file").to_list()]
-        missing = [f for f in files if not f.exists()]
-        if missing:
-            raise LedgerError(f"claims history {self.folder} lacks {missing[0].name}, which the ledger lists: "
-                              "the folder was changed by hand; restore it or use --no-history",
-                              ExitCode.USAGE)
+        files = self._listed_files(in_window)
         if not files:
             return _empty_history(), consulted
         members = tonight.get_column("member_key").unique()
@@ -221,6 +216,23 @@ class History:
                  .unique().collect())
         return set(found.get_column("claim_id").to_list())
 
+    def members_with_audited_lines(self, member_ids: pl.Series, run_date: dt.date, audited: tuple[str, ...]
+                                   ) -> pl.Series:
+        """Which of `member_ids` have a line of an audited code in the history a run of `run_date` sees:
+        their visits and procedures tonight may fall in the global period of that surgery."""
+        files = self._listed_files(self._batches(run_date))
+        if not files or member_ids.is_empty():
+            return member_ids.clear()
+        try:
+            held = (pl.scan_parquet(files).filter(pl.col("procedure_code").is_in(list(audited)))
+                    .select("member_key").unique().collect().get_column("member_key"))
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise self._damaged(exc) from None
+        if held.is_empty():
+            return member_ids.clear()
+        keys = self.member_keys(member_ids)
+        return member_ids.filter(keys.is_in(held.implode()))
+
     def _scan(self, files: list[Path], batches: pl.DataFrame, members: pl.Series, lo: dt.date, hi: dt.date,
               exclude_shas: set[str]) -> pl.DataFrame:
         ids = dict(zip(batches.get_column("file").to_list(), batches.get_column("batch_id").to_list()))
@@ -235,9 +247,22 @@ class History:
             found = found.filter(pl.col("service_date").is_between(lo, hi)
                                  & ~pl.col("source_sha256").is_in(sorted(exclude_shas)))
         except (OSError, pl.exceptions.PolarsError) as exc:
-            raise LedgerError(f"claims history {self.folder} cannot be read ({type(exc).__name__}): a file is "
-                              "damaged; restore the folder or use --no-history", ExitCode.USAGE) from None
+            raise self._damaged(exc) from None
         return found
+
+    def _listed_files(self, batches: pl.DataFrame) -> list[Path]:
+        """The files of these catalog rows; a listed file that is missing stops the run (exit 2)."""
+        files = [self.folder / f for f in batches.get_column("file").to_list()]
+        missing = [f for f in files if not f.exists()]
+        if missing:
+            raise LedgerError(f"claims history {self.folder} lacks {missing[0].name}, which the ledger lists: "
+                              "the folder was changed by hand; restore it or use --no-history",
+                              ExitCode.USAGE)
+        return files
+
+    def _damaged(self, exc: Exception) -> LedgerError:
+        return LedgerError(f"claims history {self.folder} cannot be read ({type(exc).__name__}): a file is "
+                           "damaged; restore the folder or use --no-history", ExitCode.USAGE)
 
     def _relevant(self, found: pl.DataFrame, tonight: pl.DataFrame, audited: list[str], family: list[str],
                   adjusted_claims: list[str]) -> pl.DataFrame:
@@ -387,9 +412,11 @@ def original_claim() -> pl.Expr:
 
 
 def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: dict[str, str],
-            keep: pl.Expr, audited: list[str], family: list[str], windows: Windows) -> Night:
+            keep: pl.Expr, audited: list[str], family: list[str], windows: Windows,
+            record: pl.Expr | None = None) -> Night:
     """Tonight's `lines` (the whole run; `shas`: source file -> SHA-256) against `history`. `keep`: the
-    lines any claim edit reads (:func:`claims_audit.rules.claim_edits.context.read_by_edits`)."""
+    lines any claim edit reads (:func:`claims_audit.rules.claim_edits.context.read_by_edits`); `record`:
+    those a later night needs (:func:`...context.recorded_for_later_nights`; default: `keep`)."""
     for c in ("claim_frequency", "original_claim_id"):
         if c not in lines.columns:
             lines = lines.with_columns(pl.lit(None, pl.String).alias(c))
@@ -420,7 +447,7 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
     recorded = history.recorded_shas(sorted(set(shas.values())), replacing=run_date)
     consulted.already_recorded = sorted(f for f, sha in shas.items() if sha in recorded)
     new_sources = [(f, sha) for f, sha in shas.items() if sha not in recorded]
-    to_record = (tonight.filter(frequency() != VOID)
+    to_record = (tonight.filter((frequency() != VOID) & (record if record is not None else pl.lit(True)))
                  .filter(pl.col("source_file").is_in([f for f, _ in new_sources]))
                  .with_columns(pl.col("source_file").replace_strict(dict(new_sources), default=None)
                                .alias("source_sha256")))
@@ -464,7 +491,7 @@ def backfill(paths: list[Path], *, ledger_path: Path, folder: Path | None = None
     from .ledger import Ledger
     from .pipeline import read_inputs
     from .ruleconfig import DEFAULT
-    from .rules.claim_edits.context import EditContext, read_by_edits
+    from .rules.claim_edits.context import EditContext, read_by_edits, recorded_for_later_nights
 
     summaries, lines = read_inputs(paths, schema_path=schema, mapping_path=mapping)
     context = EditContext(ruledata.load(), DEFAULT)
@@ -473,7 +500,7 @@ def backfill(paths: list[Path], *, ledger_path: Path, folder: Path | None = None
         history = History(folder or default_folder(ledger_path), store)
         night = prepare(history, lines, run_date=run_date or dt.date.today(), shas=shas,
                         keep=read_by_edits(context), audited=context.audited, family=context.family,
-                        windows=Windows.from_policy(context.policy))
+                        windows=Windows.from_policy(context.policy), record=recorded_for_later_nights(context))
         path: Path | None = None
         try:
             with store.transaction():

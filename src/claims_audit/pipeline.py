@@ -143,7 +143,9 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     ``progress`` receives a :class:`ProgressEvent` as the run goes."""
     read = _read(paths, schema_path, mapping_path, rule_config, progress, chunk_bytes, work_dir, retain_bytes,
                  record_claims=_claims_named(records) if records is not None else None,
-                 every_member=history is not None)
+                 every_member=False,
+                 more_members=_with_audited_history(history, run_date or dt.date.today()) if history is not None
+                 else None)
     layout, found, summaries, rejected, lines, store, reading = read
     reading.stage("rules")
     if records is not None:
@@ -316,7 +318,7 @@ def _no_lines(layout: Layout) -> pl.DataFrame:
 def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path: str | Path | None,
           rule_config: RuleConfig, progress: Progress | None, chunk_bytes: int | None,
           work_dir: str | Path | None, retain_bytes: int, *, record_claims: set[str] | None,
-          every_member: bool) -> tuple:
+          every_member: bool, more_members: Any = None) -> tuple:
     """Every input read in pieces and validated, keeping what the rules need: (layout, what was found,
     each input's summary, the rejected cells, the retained lines, the store, the progress reporter)."""
     layout = load_layout(schema_path)
@@ -327,7 +329,7 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
     reading = _Reading(inputs, progress)
     with scratch_folder(Path(work_dir) if work_dir is not None else None) as scratch:
         store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes, record_claims=record_claims,
-                              every_member=every_member)
+                              every_member=every_member, more_members=more_members)
         options = ReadOptions(chunk_bytes, scratch=scratch)
         summaries: list[InputSummary] = []
         rejected: list[pl.DataFrame] = []
@@ -354,15 +356,23 @@ def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = Non
     return summaries, lines
 
 
+def _with_audited_history(history: Any, run_date: dt.date) -> Any:
+    """The members (of a set of member ids) that have an audited line in the claims history."""
+    def members(ids: pl.Series) -> pl.Series:
+        return history.members_with_audited_lines(ids, run_date, ruledata.audited_codes())
+    return members
+
+
 def _against_history(history: Any, lines: pl.DataFrame, summaries: list[InputSummary], run_date: dt.date,
                      config: RuleConfig) -> Any:
     from .history import Windows, prepare
-    from .rules.claim_edits.context import EditContext, read_by_edits
+    from .rules.claim_edits.context import EditContext, read_by_edits, recorded_for_later_nights
 
     context = EditContext(ruledata.load(), config)
     shas = {s.path: s.sha256 for s in summaries if s.sha256 and s.status != "rejected"}
     return prepare(history, lines, run_date=run_date, shas=shas, keep=read_by_edits(context),
-                   audited=context.audited, family=context.family, windows=Windows.from_policy(context.policy))
+                   audited=context.audited, family=context.family, windows=Windows.from_policy(context.policy),
+                   record=recorded_for_later_nights(context))
 
 
 def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any = None, night: Any = None

@@ -17,6 +17,7 @@ added, so keys, finding order and finding ids are those of a run that held every
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,14 +52,18 @@ class RetainedLines:
     """Collects the kept lines of every validated piece; :meth:`lines` hands them to the rules."""
 
     def __init__(self, folder: Path, config: RuleConfig = DEFAULT, *, budget_bytes: int = DEFAULT_BUDGET_BYTES,
-                 record_claims: set[str] | None = None, every_member: bool = False):
+                 record_claims: set[str] | None = None, every_member: bool = False,
+                 more_members: Callable[[pl.Series], pl.Series] | None = None):
         ctx = EditContext(ruledata.load(), config)
         self._folder = folder
         self._budget = budget_bytes
         self._keep = read_by_edits(ctx)
-        # audited and family codes; with the claims history every kept line (a visit tonight may pair
-        # with an earlier night's surgery of a member with no audited line tonight)
+        # audited and family codes (every kept line for a back-fill, which applies no rule)
         self._whole = pl.lit(True) if every_member else pl.col("procedure_code").is_in(ctx.family)
+        # with the claims history: of the members of the other kept lines, those whose lines matter beyond
+        # tonight's audited members (an audited line in an earlier night: a visit tonight may fall in the
+        # global period of that surgery)
+        self._more_members = more_members
         self._audited = pl.col("procedure_code").is_in(ctx.audited)
         self._record_claims = sorted(record_claims) if record_claims else None
         self._parts: list[pl.DataFrame | Path] = []
@@ -106,6 +111,8 @@ class RetainedLines:
         lines of members with an audited line. `empty`: the frame to return when there is none (its
         schema is that of a piece)."""
         members = (pl.concat(self._members).unique() if self._members else pl.Series("member_id", [], pl.String))
+        if self._more_members is not None:
+            members = pl.concat([members, self._more_members(self._candidate_members())]).unique()
         wanted = self._whole | pl.col("member_id").is_in(members.implode())
         frames = []
         for part in self._parts:
@@ -119,6 +126,14 @@ class RetainedLines:
         if not frames:
             return empty
         return pl.concat(frames, how="vertical_relaxed")
+
+    def _candidate_members(self) -> pl.Series:
+        """The distinct members of the kept lines that are neither audited nor family lines."""
+        parts = [(pl.scan_parquet(p) if isinstance(p, Path) else p.lazy()).filter(~self._whole).select("member_id")
+                 for p in self._parts]
+        if not parts:
+            return pl.Series("member_id", [], pl.String)
+        return pl.concat(parts).unique().collect().get_column("member_id")
 
     def claim_lines(self) -> pl.DataFrame:
         """claim_id and line_number of the audited lines whose claim a medical-record file names."""

@@ -182,6 +182,15 @@ def codes_edits_read(ctx: EditContext) -> tuple[list[str], list[list[str]]]:
     return codes, [*ctx.em_ranges, *ctx.proc_ranges]
 
 
+def recorded_for_later_nights(ctx: EditContext) -> pl.Expr:
+    """The lines a later night's edits can pair with a finding on that later line: the audited and family
+    codes and the NCCI column-1 partners of an audited code. (A visit or procedure of an earlier night is
+    only ever the line a finding would sit on, and history lines get no findings.)"""
+    ptp = ctx.rd.ptp.filter(pl.col("col2").is_in(ctx.audited))
+    codes = sorted(set(ctx.family) | set(ctx.audited) | set(ptp.get_column("col1").to_list()))
+    return pl.col("procedure_code").is_in(codes)
+
+
 def read_by_edits(ctx: EditContext) -> pl.Expr:
     """True for the lines a claim edit may read (the rest can be dropped once validated): the lines a
     streaming run keeps and a claims history stores. Every edit starts from one of these codes; a line of
