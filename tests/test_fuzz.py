@@ -35,7 +35,10 @@ from hostile import INJECTIONS, formula_elements
 RUN_DATE = dt.date(2026, 11, 20)
 # CLAIMS_AUDIT_FUZZ_EXAMPLES=2000 for a deeper search (e.g. nightly); the default keeps the suite fast
 EXAMPLES = int(os.environ.get("CLAIMS_AUDIT_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, print_blob=True,
+# CI runs a fixed set of examples (a red CI is then a real, repeatable regression, never the luck of a
+# new draw); local runs, and deep runs with CLAIMS_AUDIT_FUZZ_EXAMPLES, explore new ones
+DERANDOMIZE = bool(os.environ.get("CI"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, print_blob=True, derandomize=DERANDOMIZE,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 VALID = line()
@@ -148,7 +151,8 @@ def _compare_with_csv_module(src: Path, records: list[list[str]], header: list[s
             assert got[row] == (rec[first] or None), (row, got[row], rec[first])
 
 
-@settings(max_examples=max(15, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=max(15, EXAMPLES // 4), deadline=None, derandomize=DERANDOMIZE,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(
     st.one_of(st.none(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False),
               st.booleans(), st.dates(), st.datetimes(),
@@ -169,7 +173,8 @@ def test_random_workbooks_never_crash_and_reconcile(rows):
             v is not None and v != "" for v in r))
 
 
-@settings(max_examples=max(15, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=max(15, EXAMPLES // 4), deadline=None, derandomize=DERANDOMIZE,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(0, 10**12), st.sampled_from(
     ["General", "0", "000000", '"M"00000', "00", "0.000", "#,##0", "000;[Red]-000", "@"])),
     min_size=1, max_size=8))
@@ -201,7 +206,8 @@ EDIT_LINES = [dict(), dict(procedure_code="37187"), dict(units="2"), dict(claim_
               dict(procedure_code="75822"), dict(modifier_1="RT"), dict(dx_1="I82.A12")]
 
 
-@settings(max_examples=max(10, EXAMPLES // 4), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=max(10, EXAMPLES // 4), deadline=None, derandomize=DERANDOMIZE,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(MEMBER_IDS, st.lists(st.sampled_from(range(len(EDIT_LINES))), min_size=1,
                                                max_size=5), st.booleans()),
                 min_size=1, max_size=6, unique_by=lambda t: t[0]))
