@@ -100,15 +100,11 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
 
 def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> list[Path]:
     """Tonight's lines into history and the automatic prune (inside the ledger's transaction)."""
-    from .history import Windows
-    from .ruledata import load
-
     night = result.history
     night.consulted.recorded, path = history.record(
         night.to_record, kind="run", run_id=run_id, run_date=result.run_date, sources=night.sources,
         superseded=night.superseded)
-    retention = Windows.from_policy(load().policy).retention_days
-    night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=retention))
+    night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=night.windows.retention_days))
     return [path] if path is not None else []
 
 

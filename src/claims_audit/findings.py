@@ -99,9 +99,9 @@ def related_sources(output: pl.DataFrame, lines: pl.DataFrame, history: pl.DataF
     whose line_key is negative; `history` holds line_key and history_source for those)."""
     keys = output.select(pl.col("related_line_key").drop_nulls().unique())
     tonight = keys.filter(pl.col("related_line_key") >= 0).join(
-        lines.select(pl.col("line_key").alias("related_line_key"),
-                     pl.format("{} row {}", "source_file", "source_row").alias("related_source")),
-        on="related_line_key", how="left")
+        lines.select(pl.col("line_key").alias("related_line_key"), "source_file", "source_row"),
+        on="related_line_key", how="left",
+    ).select("related_line_key", pl.format("{} row {}", "source_file", "source_row").alias("related_source"))
     if history is None or history.is_empty():
         return tonight
     earlier = keys.filter(pl.col("related_line_key") < 0).join(

@@ -49,6 +49,11 @@ STORED = {
 }
 
 
+# a catalog row (ledger table history_batches) as the readers use it
+BATCH_SCHEMA = {"batch_id": pl.Int64, "file": pl.String, "kind": pl.String, "run_date": pl.String,
+                "lines": pl.Int64, "min_date": pl.String, "max_date": pl.String}
+
+
 def default_folder(ledger_path: Path) -> Path:
     """The history folder beside a ledger (the default of `run --history`)."""
     return Path(ledger_path).parent / DEFAULT_NAME
@@ -143,9 +148,7 @@ class History:
     def _batches(self, before: dt.date | None) -> pl.DataFrame:
         """Catalog rows of this folder visible to a run of `before` (earlier nights and back-fills)."""
         if self.ledger is None:
-            return pl.DataFrame(schema={"batch_id": pl.Int64, "file": pl.String, "kind": pl.String,
-                                        "run_date": pl.String, "lines": pl.Int64, "min_date": pl.String,
-                                        "max_date": pl.String})
+            return pl.DataFrame(schema=BATCH_SCHEMA)
         sql = ("SELECT batch_id, file, kind, run_date, lines, min_date, max_date FROM history_batches "
                "WHERE folder = ?")
         params: list[Any] = [str(self.folder)]
@@ -153,9 +156,7 @@ class History:
             sql += " AND (kind = 'import' OR run_date < ?)"
             params.append(before.isoformat())
         rows = self.ledger.query(sql + " ORDER BY batch_id", params)
-        return pl.DataFrame(rows, schema={"batch_id": pl.Int64, "file": pl.String, "kind": pl.String,
-                                          "run_date": pl.String, "lines": pl.Int64, "min_date": pl.String,
-                                          "max_date": pl.String}, orient="row")
+        return pl.DataFrame(rows, schema=BATCH_SCHEMA, orient="row")
 
     def recorded_shas(self, shas: list[str], replacing: dt.date | None = None) -> set[str]:
         """Which of these source checksums history already holds (in this folder), apart from what a
@@ -401,6 +402,7 @@ class Night:
     sources: list[tuple[str, str]]  # (source file, sha256) of the lines to record
     superseded: list[tuple[str, str]]  # (claim id, frequency) tonight's replacements and voids name
     consulted: Consulted
+    windows: Windows  # of the rule data the night was prepared with (retention for the prune)
 
 
 def frequency() -> pl.Expr:
@@ -447,7 +449,7 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
     recorded = history.recorded_shas(sorted(set(shas.values())), replacing=run_date)
     consulted.already_recorded = sorted(f for f, sha in shas.items() if sha in recorded)
     new_sources = [(f, sha) for f, sha in shas.items() if sha not in recorded]
-    to_record = (tonight.filter((frequency() != VOID) & (record if record is not None else pl.lit(True)))
+    to_record = (tonight.filter(record if record is not None else pl.lit(True))  # voids are silent: not here
                  .filter(pl.col("source_file").is_in([f for f, _ in new_sources]))
                  .with_columns(pl.col("source_file").replace_strict(dict(new_sources), default=None)
                                .alias("source_sha256")))
@@ -457,7 +459,7 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
     stored = [c if keyed or c != "member_key" else "member_id" for c in STORED if c != "run_date"]
     return Night(edit_lines, earlier.select("line_key", "history_source"), silent,
                  to_record.select(stored), new_sources,
-                 [tuple(r) for r in adjusted.iter_rows()], consulted)
+                 [tuple(r) for r in adjusted.iter_rows()], consulted, windows)
 
 
 def _unmatched(adjusted_claims: list[str], lines: pl.DataFrame, history: History, run_date: dt.date) -> int:
@@ -487,20 +489,13 @@ def backfill(paths: list[Path], *, ledger_path: Path, folder: Path | None = None
              mapping: Path | None = None, run_date: dt.date | None = None) -> Backfill:
     """Load past extracts into history: read and validated as a run reads them (rejected rows counted),
     no findings, no report. One transaction: all the files' lines, or none."""
-    from . import ruledata
     from .ledger import Ledger
-    from .pipeline import read_inputs
-    from .ruleconfig import DEFAULT
-    from .rules.claim_edits.context import EditContext, read_by_edits, recorded_for_later_nights
+    from .pipeline import against_history, read_inputs
 
     summaries, lines = read_inputs(paths, schema_path=schema, mapping_path=mapping)
-    context = EditContext(ruledata.load(), DEFAULT)
-    shas = {s.path: s.sha256 for s in summaries if s.sha256 and s.status != "rejected"}
     with Ledger.open(ledger_path, create=True) as store:
         history = History(folder or default_folder(ledger_path), store)
-        night = prepare(history, lines, run_date=run_date or dt.date.today(), shas=shas,
-                        keep=read_by_edits(context), audited=context.audited, family=context.family,
-                        windows=Windows.from_policy(context.policy), record=recorded_for_later_nights(context))
+        night = against_history(history, lines, summaries, run_date or dt.date.today())
         path: Path | None = None
         try:
             with store.transaction():

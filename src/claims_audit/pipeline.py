@@ -156,7 +156,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     night = None
     if history is not None:
         reading.stage("claims history")
-        night = _against_history(history, lines, summaries, run_date or dt.date.today(), rule_config)
+        night = against_history(history, lines, summaries, run_date or dt.date.today(), rule_config)
     doc, output = apply_rules(lines, rule_config, records, night)
     findings = assemble(lines, output, doc, night.history_lines if night is not None else None)
     rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
@@ -349,10 +349,7 @@ def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = Non
     _, _, summaries, _, lines, _, _ = _read(paths, schema_path, mapping_path, DEFAULT, None, DEFAULT_CHUNK_BYTES,
                                             work_dir, DEFAULT_BUDGET_BYTES, record_claims=None,
                                             every_member=True)
-    for i in summaries:
-        if i.rows_read != i.rows_audited + i.rows_rejected:
-            raise ReconciliationError(f"internal error: {i.path} read {i.rows_read} rows but audited "
-                                      f"{i.rows_audited} and rejected {i.rows_rejected}")
+    reconcile_inputs(summaries)
     return summaries, lines
 
 
@@ -363,8 +360,10 @@ def _with_audited_history(history: Any, run_date: dt.date) -> Any:
     return members
 
 
-def _against_history(history: Any, lines: pl.DataFrame, summaries: list[InputSummary], run_date: dt.date,
-                     config: RuleConfig) -> Any:
+def against_history(history: Any, lines: pl.DataFrame, summaries: list[InputSummary], run_date: dt.date,
+                    config: RuleConfig = DEFAULT) -> Any:
+    """Tonight's retained `lines` beside `history` (a :class:`claims_audit.history.Night`): what the
+    edits see and what the run (or a back-fill) records."""
     from .history import Windows, prepare
     from .rules.claim_edits.context import EditContext, read_by_edits, recorded_for_later_nights
 
@@ -400,14 +399,19 @@ def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any 
     return doc, output.select(list(OUTPUT_SCHEMA))
 
 
-def reconcile(result: AuditResult, lines_total: int) -> None:
-    """rows_read == rows_audited + rows_rejected for every input, and the audited rows all reached the
-    rules. Raises ReconciliationError otherwise (never write a report that loses rows)."""
-    for i in result.inputs:
+def reconcile_inputs(inputs: list[InputSummary]) -> None:
+    """rows_read == rows_audited + rows_rejected for every input; ReconciliationError otherwise."""
+    for i in inputs:
         if i.rows_read != i.rows_audited + i.rows_rejected:
             raise ReconciliationError(
                 f"internal error: {i.path} read {i.rows_read} rows but audited {i.rows_audited} and "
                 f"rejected {i.rows_rejected}")
+
+
+def reconcile(result: AuditResult, lines_total: int) -> None:
+    """rows_read == rows_audited + rows_rejected for every input, and the audited rows all reached the
+    rules. Raises ReconciliationError otherwise (never write a report that loses rows)."""
+    reconcile_inputs(result.inputs)
     if result.totals["rows_audited"] != lines_total:
         raise ReconciliationError(
             f"internal error: {result.totals['rows_audited']} rows audited but {lines_total} reached the rules")
