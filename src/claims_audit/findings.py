@@ -115,6 +115,13 @@ def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None
     """Join rule output to its lines (and the documentation classification of 34421 lines, `doc`), and
     order the findings deterministically. `history`: the claims-history lines the rules saw (their
     line_key is negative; no finding sits on one), to name the source of a related history line."""
+    return ordered([finding_rows(lines, output, doc, history)])
+
+
+def finding_rows(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None = None,
+                 history: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The findings of one group of members, not yet in report order (:func:`ordered` puts the groups of
+    a run together): every column a finding row needs, from the line, the classification and history."""
     if "related_line_key" not in output.columns:
         output = output.with_columns(pl.lit(None, pl.Int64).alias("related_line_key"))
     output = output.join(related_sources(output, lines, history), on="related_line_key", how="left",
@@ -149,7 +156,14 @@ def assemble(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | None
         modifiers.alias("modifiers"), dotted.alias("dx_codes"),
         stable_hash(id_src).alias("finding_id"), stable_hash(fingerprint_src).alias("line_fingerprint"),
     )
-    df = df.with_columns(pl.col("severity").replace_strict(SEVERITY_ORDER, default=9).alias("_sev"))
+    return df.with_columns(pl.col("severity").replace_strict(SEVERITY_ORDER, default=9).alias("_sev"))
+
+
+def ordered(groups: list[pl.DataFrame]) -> pl.DataFrame:
+    """The finding rows of every group in the report's order, with ids unique in the run. The order
+    depends only on each finding's line and rule (a line and its findings are all in one group, in the
+    order the rules gave them), so it is the same however the run was split."""
+    df = pl.concat(groups) if len(groups) > 1 else groups[0]
     df = df.sort(["source_file", "source_row", "_sev", "rule_id", "related_claim_id", "related_line_number"],
                  nulls_last=True, maintain_order=True)
     # the same claim line can appear twice in one run (e.g. in two files): keep ids unique and stable

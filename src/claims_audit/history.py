@@ -97,6 +97,7 @@ class Consulted:
     pruned: int = 0
     already_recorded: list[str] = field(default_factory=list)  # inputs whose content history held
     unmatched_adjustments: int = 0  # replacements/voids naming a claim history does not hold
+    batch_ids: frozenset[int] = frozenset()  # of the lines consulted (to add up the groups of a run)
 
     def manifest(self) -> dict[str, Any]:
         return {"folder": self.folder, "batches_consulted": self.batches, "lines_consulted": self.lines,
@@ -198,9 +199,11 @@ class History:
             return _empty_history(), consulted
         members = tonight.get_column("member_key").unique()
         found = self._scan(files, in_window, members, lo, hi, exclude_shas)
+        found = _in_members_windows(found, tonight, windows)
         found = self._relevant(found, tonight, audited, family, adjusted_claims)
         found = found.join(claim_lines, on=["claim_id", "line_number"], how="anti", maintain_order="left")
-        consulted.batches = found.get_column("batch_id").n_unique() if found.height else 0
+        consulted.batch_ids = frozenset(found.get_column("batch_id").unique().to_list())
+        consulted.batches = len(consulted.batch_ids)
         consulted.lines = found.height
         if found.height:
             consulted.first_date = found.get_column("service_date").min()
@@ -382,6 +385,40 @@ class History:
         if not files:
             return 0
         return pl.scan_parquet(files).select(pl.col("member_key").n_unique()).collect().item()
+
+
+def _in_members_windows(found: pl.DataFrame, tonight: pl.DataFrame, windows: Windows) -> pl.DataFrame:
+    """The history lines inside the windows of their own member's lines tonight (every history-aware edit
+    pairs a member's lines): what a run sees of history does not depend on which other members share it."""
+    if found.is_empty():
+        return found
+    spans = tonight.group_by("member_key").agg(
+        (pl.col("service_date").min() - dt.timedelta(days=windows.before)).alias("_from"),
+        (pl.col("service_date").max() + dt.timedelta(days=windows.after)).alias("_to"))
+    return (found.join(spans, on="member_key", how="inner", maintain_order="left")
+            .filter(pl.col("service_date").is_between(pl.col("_from"), pl.col("_to"))).drop("_from", "_to"))
+
+
+def merge_nights(nights: list[Night], input_order: list[str]) -> Night:
+    """The nights of a run's groups of members (:meth:`claims_audit.retained.RetainedLines.buckets`) as
+    the one night of the run: what it consulted and what it records, in file order."""
+    if len(nights) == 1:
+        return nights[0]
+    first = nights[0]
+    batch_ids = frozenset().union(*(n.consulted.batch_ids for n in nights))
+    dates = [d for n in nights for d in (n.consulted.first_date, n.consulted.last_date) if d is not None]
+    consulted = Consulted(
+        first.consulted.folder, batches=len(batch_ids), lines=sum(n.consulted.lines for n in nights),
+        first_date=min(dates, default=None), last_date=max(dates, default=None),
+        already_recorded=first.consulted.already_recorded,
+        unmatched_adjustments=sum(n.consulted.unmatched_adjustments for n in nights), batch_ids=batch_ids)
+    position = {name: i for i, name in enumerate(input_order)}
+    to_record = pl.concat([n.to_record for n in nights], how="vertical_relaxed").sort(
+        pl.col("source_file").replace_strict(position, default=len(position), return_dtype=pl.Int64), "source_row",
+        maintain_order=True)
+    return Night(first.edit_lines.clear(), pl.concat([n.history_lines for n in nights]),
+                 [key for n in nights for key in n.silent], to_record, first.sources,
+                 sorted({s for n in nights for s in n.superseded}), consulted, first.windows)
 
 
 def _empty_history() -> pl.DataFrame:

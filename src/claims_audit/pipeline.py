@@ -7,7 +7,9 @@ its reason and the other files are audited. Before anything is written, every in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ import polars as pl
 
 from . import __version__, documentation, ruledata
 from .errors import ExitCode, FileRejected, ReconciliationError, UsageError
-from .findings import assemble
+from .findings import finding_rows, ordered
 from .commit import scratch_folder
 from .readers import DEFAULT_CHUNK_BYTES, ROW, InputFile, RawTable, ReadAgain, ReadOptions, discover, read_chunks, sha256
 from .retained import DEFAULT_BUDGET_BYTES, RetainedLines
@@ -27,6 +29,12 @@ from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
 from .rules.inputs import rule_inputs
 from .schema import Layout, load_layout, load_mapping, validate_mapping
 from .validation import FILE_REJECTED, IGNORED_COLUMNS, IGNORED_NOTE, REJECTED_CELL_SCHEMA, Validated, validate
+
+# a typical extract's retained lines (as the rules see them, every column) per byte of input; the groups
+# of members are sized with it (bench/bench.py measures it: about 1.2 on a `claims-audit sample` extract)
+RETAINED_PER_INPUT_BYTE = 1.25
+MIN_GROUP_BYTES = 16 << 20
+MAX_BUCKETS = 256
 
 # the validator's rejected cells, with the file they came from
 REJECTED_SCHEMA = {"source_file": pl.String, **REJECTED_CELL_SCHEMA}
@@ -131,7 +139,8 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         mapping_path: str | Path | None = None, rule_config: RuleConfig = DEFAULT,
         progress: Progress | None = None, records: str | Path | None = None,
         chunk_bytes: int | None = DEFAULT_CHUNK_BYTES, work_dir: str | Path | None = None,
-        retain_bytes: int = DEFAULT_BUDGET_BYTES, history: Any = None) -> AuditResult:
+        retain_bytes: int = DEFAULT_BUDGET_BYTES, history: Any = None, buckets: int | None = None
+        ) -> AuditResult:
     """Audit every input; raise only for usage/configuration problems or a failed reconciliation.
 
     Each input is read and validated in pieces of about `chunk_bytes` (None: whole), and only the lines
@@ -140,39 +149,45 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     ``records``: a folder of medical records read as the operative notes of the lines they name
     (claims_audit.records). ``history``: the claims history (:class:`claims_audit.history.History`)
     the history-aware edits read beside tonight's lines; the caller records tonight's lines in it.
-    ``progress`` receives a :class:`ProgressEvent` as the run goes."""
+    ``progress`` receives a :class:`ProgressEvent` as the run goes. ``buckets``: the groups of members the
+    rules see one after another (default: from the inputs' size, :func:`bucket_count`)."""
+    run_date = run_date or dt.date.today()
     read = _read(paths, schema_path, mapping_path, rule_config, progress, chunk_bytes, work_dir, retain_bytes,
                  record_claims=_claims_named(records) if records is not None else None,
                  every_member=False,
-                 more_members=_with_audited_history(history, run_date or dt.date.today()) if history is not None
-                 else None)
-    layout, found, summaries, rejected, lines, store, reading = read
-    reading.stage("rules")
-    if records is not None:
-        from . import records as records_mod
-        reading.stage("medical records")
-        audited = lines.filter(pl.col("procedure_code").is_in(list(ruledata.audited_codes())))
-        records = records_mod.load(records, store.claim_lines(), audited)
+                 more_members=_with_audited_history(history, run_date) if history is not None else None,
+                 buckets=buckets)
+    layout, found, summaries, rejected, store, reading, scratch = read
+    with scratch:
+        reading.stage("rules")
+        if records is not None:
+            from . import records as records_mod
+            reading.stage("medical records")
+            records = records_mod.load(records, store.claim_lines(), store.audited_lines())
+        if history is not None:
+            reading.stage("claims history")
+        groups, lines_34421, nights = [], 0, []
+        for lines in store.buckets(_no_lines(layout)):
+            night = (against_history(history, lines, summaries, run_date, rule_config) if history is not None
+                     else None)
+            doc, output = apply_rules(lines, rule_config, records, night)
+            groups.append(finding_rows(lines, output, doc, night.history_lines if night is not None else None))
+            lines_34421 += doc.height
+            nights.append(night)
+            del lines, doc, output
+    findings = ordered(groups)
     night = None
     if history is not None:
-        reading.stage("claims history")
-        night = against_history(history, lines, summaries, run_date or dt.date.today(), rule_config)
-    doc, output = apply_rules(lines, rule_config, records, night)
-    findings = assemble(lines, output, doc, night.history_lines if night is not None else None)
+        from .history import merge_nights
+        night = merge_nights(nights, [s.path for s in summaries])
     rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
     result = AuditResult(
-        run_date=run_date or dt.date.today(), tool_version=__version__, rules_version=rules_version(),
+        run_date=run_date, tool_version=__version__, rules_version=rules_version(),
         layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
-        rejected=rejected_all, lines_34421=doc.height, rule_config=rule_config, records=records,
+        rejected=rejected_all, lines_34421=lines_34421, rule_config=rule_config, records=records,
         ignored=[(i.display, i.ignored) for i in found if i.ignored is not None], history=night)
     reconcile(result, store.line_keys)
     return result
-
-
-def retained_lines(store: RetainedLines, layout: Layout) -> pl.DataFrame:
-    """The retained lines of tonight's run (every line a rule reads, with its line_key, in file order):
-    what the rules see. A claims history adds its stored lines to this frame."""
-    return store.lines(_no_lines(layout))
 
 
 def _claims_named(folder: str | Path) -> set[str]:
@@ -318,18 +333,22 @@ def _no_lines(layout: Layout) -> pl.DataFrame:
 def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path: str | Path | None,
           rule_config: RuleConfig, progress: Progress | None, chunk_bytes: int | None,
           work_dir: str | Path | None, retain_bytes: int, *, record_claims: set[str] | None,
-          every_member: bool, more_members: Any = None) -> tuple:
+          every_member: bool, more_members: Any = None, buckets: int | None = None) -> tuple:
     """Every input read in pieces and validated, keeping what the rules need: (layout, what was found,
-    each input's summary, the rejected cells, the retained lines, the store, the progress reporter)."""
+    each input's summary, the rejected cells, the store of retained lines, the progress reporter, and
+    the context that removes the store's scratch folder: read the store inside it)."""
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
     validate_mapping(mapping, layout)
     found = discover(paths)
     inputs = [i for i in found if i.ignored is None]
     reading = _Reading(inputs, progress)
-    with scratch_folder(Path(work_dir) if work_dir is not None else None) as scratch:
+    cleanup = contextlib.ExitStack()
+    with cleanup:
+        scratch = cleanup.enter_context(scratch_folder(Path(work_dir) if work_dir is not None else None))
         store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes, record_claims=record_claims,
-                              every_member=every_member, more_members=more_members)
+                              every_member=every_member, more_members=more_members,
+                              buckets=buckets or bucket_count(reading.total, retain_bytes))
         options = ReadOptions(chunk_bytes, scratch=scratch)
         summaries: list[InputSummary] = []
         rejected: list[pl.DataFrame] = []
@@ -337,8 +356,15 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
             summary, bad = _audit_input(inp, layout, mapping, store, options, reading)
             summaries.append(summary)
             rejected.extend(bad)
-        lines = retained_lines(store, layout)
-    return layout, found, summaries, rejected, lines, store, reading
+        return layout, found, summaries, rejected, store, reading, cleanup.pop_all()
+
+
+def bucket_count(input_bytes: int, retain_bytes: int) -> int:
+    """How many groups of members the rules of a run see one after another, from the size of its inputs:
+    a group's retained lines (about RETAINED_PER_INPUT_BYTE of an input's size on a typical extract) should
+    fit the retained-lines budget. More groups cost only a little time (the rules' fixed cost per group)."""
+    budget = max(retain_bytes, MIN_GROUP_BYTES)
+    return max(1, min(MAX_BUCKETS, math.ceil(input_bytes * RETAINED_PER_INPUT_BYTE / budget)))
 
 
 def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = None,
@@ -346,9 +372,11 @@ def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = Non
                 ) -> tuple[list[InputSummary], pl.DataFrame]:
     """Read and validate inputs as a run does, keeping every line a claim edit reads and applying no
     rule (the claims-history back-fill); every input reconciles."""
-    _, _, summaries, _, lines, _, _ = _read(paths, schema_path, mapping_path, DEFAULT, None, DEFAULT_CHUNK_BYTES,
-                                            work_dir, DEFAULT_BUDGET_BYTES, record_claims=None,
-                                            every_member=True)
+    layout, _, summaries, _, store, _, scratch = _read(
+        paths, schema_path, mapping_path, DEFAULT, None, DEFAULT_CHUNK_BYTES, work_dir, DEFAULT_BUDGET_BYTES,
+        record_claims=None, every_member=True, buckets=1)
+    with scratch:
+        lines = store.lines(_no_lines(layout))
     reconcile_inputs(summaries)
     return summaries, lines
 

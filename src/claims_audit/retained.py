@@ -17,7 +17,7 @@ added, so keys, finding order and finding ids are those of a run that held every
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,13 +28,14 @@ from .ruleconfig import DEFAULT, RuleConfig
 from .rules.claim_edits.context import EditContext, read_by_edits
 
 DEFAULT_BUDGET_BYTES = 256 << 20  # kept lines held in memory before they go to Parquet files
+ALWAYS_KEPT = frozenset({"line_key", "source_row", "source_file", "member_id", "procedure_code"})
 
 
 @dataclass(frozen=True)
 class Mark:
     """The state of the store before an input, to forget that input's lines if it must be read again."""
 
-    parts: int
+    parts: tuple[int, ...]  # per bucket
     members: int
     claim_lines: int
     line_keys: int
@@ -49,11 +50,16 @@ def held_bytes(frame: pl.DataFrame) -> int:
 
 
 class RetainedLines:
-    """Collects the kept lines of every validated piece; :meth:`lines` hands them to the rules."""
+    """Collects the kept lines of every validated piece; :meth:`buckets` hands them to the rules.
+
+    ``buckets``: how many groups of members the rules see one after another (1: the whole run at once).
+    Every claim edit pairs lines of one member, so the rules over each group give, together, what they
+    give over the whole run (:func:`member_bucket`); a large run is split so that no more than about a
+    group's lines are ever in memory at once."""
 
     def __init__(self, folder: Path, config: RuleConfig = DEFAULT, *, budget_bytes: int = DEFAULT_BUDGET_BYTES,
                  record_claims: set[str] | None = None, every_member: bool = False,
-                 more_members: Callable[[pl.Series], pl.Series] | None = None):
+                 more_members: Callable[[pl.Series], pl.Series] | None = None, buckets: int = 1):
         ctx = EditContext(ruledata.load(), config)
         self._folder = folder
         self._budget = budget_bytes
@@ -66,22 +72,28 @@ class RetainedLines:
         self._more_members = more_members
         self._audited = pl.col("procedure_code").is_in(ctx.audited)
         self._record_claims = sorted(record_claims) if record_claims else None
-        self._parts: list[pl.DataFrame | Path] = []
+        self.bucket_count = max(1, buckets)
+        self._parts: list[list[pl.DataFrame | Path]] = [[] for _ in range(self.bucket_count)]
         self._members: list[pl.Series] = []
         self._claim_lines: list[pl.DataFrame] = []
+        self._audited_lines: list[pl.DataFrame] = []  # line_key, claim_id, line_number
+        self._schema: pl.Schema | None = None  # of a piece of lines (parts drop their empty columns)
         self._held = 0
         self.line_keys = 0  # audited lines added so far (the next line_key)
         self.spilled = 0  # parts written to Parquet
 
     def mark(self) -> Mark:
-        return Mark(len(self._parts), len(self._members), len(self._claim_lines), self.line_keys, self._held)
+        return Mark(tuple(len(p) for p in self._parts), len(self._members), len(self._claim_lines),
+                    self.line_keys, self._held)  # _audited_lines grows with _members
 
     def rollback(self, mark: Mark) -> None:
         """Forget every line added since `mark` (an input read again from its start, or rejected)."""
-        for part in self._parts[mark.parts:]:
-            if isinstance(part, Path):
-                part.unlink(missing_ok=True)
-        del self._parts[mark.parts:], self._members[mark.members:], self._claim_lines[mark.claim_lines:]
+        for parts, before in zip(self._parts, mark.parts):
+            for part in parts[before:]:
+                if isinstance(part, Path):
+                    part.unlink(missing_ok=True)
+            del parts[before:]
+        del self._members[mark.members:], self._audited_lines[mark.members:], self._claim_lines[mark.claim_lines:]
         self.line_keys, self._held = mark.line_keys, mark.held_bytes
 
     def add(self, lines: pl.DataFrame) -> None:
@@ -89,54 +101,116 @@ class RetainedLines:
         keyed = lines.with_row_index("line_key", offset=self.line_keys).with_columns(
             pl.col("line_key").cast(pl.Int64))
         self.line_keys += lines.height
+        self._schema = self._schema or keyed.schema
         if self._record_claims is not None:
             self._claim_lines.append(keyed.filter(pl.col("claim_id").is_in(self._record_claims))
                                      .select("claim_id", "line_number"))
-        kept = keyed.filter(self._keep)
+        kept = keyed.filter(by_code(keyed, self._keep))
         if not kept.height:
             return
-        self._members.append(kept.filter(self._audited).get_column("member_id").unique())
-        size = held_bytes(kept)
-        if self._held + size <= self._budget:
-            self._parts.append(kept)
-            self._held += size
-            return
-        path = self._folder / f"lines-{len(self._parts):06d}.parquet"
-        kept.write_parquet(path, compression="lz4", statistics=False)
-        self._parts.append(path)
-        self.spilled += 1
+        audited = kept.filter(self._audited)
+        self._members.append(audited.get_column("member_id").unique())
+        self._audited_lines.append(audited.select("line_key", "claim_id", "line_number"))
+        kept = compact(kept)
+        if self.bucket_count == 1:
+            self._parts[0].append(kept)
+        else:
+            bucketed = kept.with_columns(member_bucket(self.bucket_count))
+            for (number,), part in bucketed.partition_by("_bucket", as_dict=True, include_key=False).items():
+                self._parts[number].append(part)
+        self._held += held_bytes(kept)
+        if self._held > self._budget:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Every bucket's lines held in memory into one Parquet file per bucket (in line order)."""
+        for number, parts in enumerate(self._parts):
+            held = [p for p in parts if isinstance(p, pl.DataFrame)]
+            if not held:
+                continue
+            path = self._folder / f"lines-{number:03d}-{self.spilled:06d}.parquet"
+            pl.concat(held, how="diagonal_relaxed").write_parquet(path, compression="lz4", statistics=False)
+            parts[len(parts) - len(held):] = [path]
+            self.spilled += 1
+        self._held = 0
+
+    def buckets(self, empty: pl.DataFrame) -> Iterator[pl.DataFrame]:
+        """The retained lines of the run, one bucket of members after another, each in file order: every
+        audited and family line, and the other kept lines of members with an audited line. `empty`: the
+        frame of a bucket with no line (its schema is that of a piece). Each bucket is read once."""
+        wanted = self._whole | pl.col("member_id").is_in(self._wanted_members().implode())
+        for number in range(self.bucket_count):
+            parts, self._parts[number] = self._parts[number], []
+            frames = []
+            for part in parts:
+                if isinstance(part, Path):
+                    frames.append(pl.scan_parquet(part).filter(wanted).collect())
+                    part.unlink(missing_ok=True)
+                else:
+                    frames.append(part.filter(wanted))
+            frames = [f for f in frames if f.height]
+            yield restore(frames, self._schema) if frames and self._schema is not None else empty
+        self._held = 0
 
     def lines(self, empty: pl.DataFrame) -> pl.DataFrame:
-        """The retained lines of the run, in file order: every audited and family line, and the other kept
-        lines of members with an audited line. `empty`: the frame to return when there is none (its
-        schema is that of a piece)."""
+        """Every retained line of the run at once, in file order (the claims-history back-fill)."""
+        frames = [f for f in self.buckets(empty) if f.height]
+        if len(frames) <= 1:
+            return frames[0] if frames else empty
+        return pl.concat(frames).sort("line_key")
+
+    def _wanted_members(self) -> pl.Series:
         members = (pl.concat(self._members).unique() if self._members else pl.Series("member_id", [], pl.String))
         if self._more_members is not None:
             members = pl.concat([members, self._more_members(self._candidate_members())]).unique()
-        wanted = self._whole | pl.col("member_id").is_in(members.implode())
-        frames = []
-        for part in self._parts:
-            if isinstance(part, Path):
-                frames.append(pl.scan_parquet(part).filter(wanted).collect())
-                part.unlink(missing_ok=True)
-            else:
-                frames.append(part.filter(wanted))
-        self._parts, self._held = [], 0
-        frames = [f for f in frames if f.height]
-        if not frames:
-            return empty
-        return pl.concat(frames, how="vertical_relaxed")
+        return members
 
     def _candidate_members(self) -> pl.Series:
         """The distinct members of the kept lines that are neither audited nor family lines."""
         parts = [(pl.scan_parquet(p) if isinstance(p, Path) else p.lazy()).filter(~self._whole).select("member_id")
-                 for p in self._parts]
+                 for bucket in self._parts for p in bucket]
         if not parts:
             return pl.Series("member_id", [], pl.String)
         return pl.concat(parts).unique().collect().get_column("member_id")
+
+    def audited_lines(self) -> pl.DataFrame:
+        """line_key, claim_id and line_number of every line of an audited code (the lines records are
+        read for), in file order."""
+        if not self._audited_lines:
+            return pl.DataFrame(schema={"line_key": pl.Int64, "claim_id": pl.String, "line_number": pl.Int64})
+        return pl.concat(self._audited_lines, how="vertical_relaxed")
 
     def claim_lines(self) -> pl.DataFrame:
         """claim_id and line_number of the audited lines whose claim a medical-record file names."""
         if not self._claim_lines:
             return pl.DataFrame(schema={"claim_id": pl.String, "line_number": pl.Int64})
         return pl.concat(self._claim_lines, how="vertical_relaxed")
+
+
+def member_bucket(buckets: int) -> pl.Expr:
+    """The group of members a line belongs to (0 .. buckets-1): every line of a member in the same one.
+    polars' hash is stable within a process, which is all a run needs (buckets are never stored)."""
+    return (pl.col("member_id").hash(seed=20261201) % buckets).cast(pl.Int64).alias("_bucket")
+
+
+def by_code(frame: pl.DataFrame, predicate: pl.Expr) -> pl.Expr:
+    """`predicate` (an expression of procedure_code alone) evaluated once per distinct code of `frame`
+    instead of once per line: the same rows, without comparing every line's code to every code range."""
+    codes = frame.select(pl.col("procedure_code").unique())
+    chosen = codes.filter(predicate.fill_null(False)).get_column("procedure_code")
+    return pl.col("procedure_code").is_in(chosen.implode())
+
+
+def compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` without its columns that are empty on every line (most optional columns of most pieces):
+    a kept line costs memory and spill time for the values it has only; :func:`restore` brings them back."""
+    counts = frame.null_count().row(0)
+    return frame.select([name for name, nulls in zip(frame.columns, counts)
+                         if nulls < frame.height or name in ALWAYS_KEPT])
+
+
+def restore(frames: list[pl.DataFrame], schema: pl.Schema) -> pl.DataFrame:
+    """Compacted parts as one frame with a piece's columns, types and order (empty columns null again)."""
+    joined = pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0]
+    missing = [pl.lit(None, dtype).alias(name) for name, dtype in schema.items() if name not in joined.columns]
+    return joined.with_columns(missing).select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
