@@ -186,6 +186,15 @@ def test_scanned_page_without_tesseract_is_unreadable_never_empty(tmp_path):
     assert res["unreadable_pages"] == [{"page": 1, "reason": records.NO_OCR}]
 
 
+def test_records_give_the_same_findings_when_the_rules_see_members_group_by_group(folder_run, monkeypatch):
+    extract, rec = folder_run
+    monkeypatch.setattr(records, "tesseract_available", lambda: False)
+    one, grouped = (pipeline.run([extract], RUN, records=rec, buckets=n) for n in (1, 4))
+    assert one.findings.get_column("evidence").str.contains(r"\.pdf p\.").any()
+    assert one.findings.equals(grouped.findings) and one.lines_34421 == grouped.lines_34421
+    assert one.records.manifest() | {"seconds": 0} == grouped.records.manifest() | {"seconds": 0}
+
+
 @pytest.mark.skipif(not records.tesseract_available(), reason="tesseract is not installed (.ci/run installs it)")
 def test_scanned_page_is_ocred(tmp_path):
     pdf = scanned_pdf(tmp_path / "scan.pdf", ["Left groin incision was made.",

@@ -70,13 +70,9 @@ def test_groups_of_members_give_the_results_of_the_whole_run(tmp_path):
         assert not list((tmp_path / f"out{groups}").iterdir())  # spilled groups removed with the scratch
 
 
-def test_groups_of_members_on_the_samples_and_their_records(tmp_path):
+def test_groups_of_members_on_the_samples(tmp_path):
     one = pipeline.run([SAMPLES], RUN, buckets=1)
     _same(one, pipeline.run([SAMPLES], RUN, buckets=5, retain_bytes=0, work_dir=tmp_path))
-    records = Path(__file__).resolve().parent / "data" / "records"
-    if records.is_dir():
-        with_records = pipeline.run([SAMPLES], RUN, buckets=1, records=records)
-        _same(with_records, pipeline.run([SAMPLES], RUN, buckets=3, records=records))
 
 
 def test_groups_of_members_against_the_claims_history(tmp_path, monkeypatch):
