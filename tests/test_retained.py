@@ -147,7 +147,7 @@ def test_memory_held_by_the_store_stays_within_its_budget(tmp_path):
 
 
 @pytest.mark.parametrize(("size", "budget", "groups"), [
-    (200 << 20, 256 << 20, 1), (1 << 30, 256 << 20, 5), (5 << 30, 256 << 20, 25), (1 << 40, 256 << 20, 256),
+    (200 << 20, 512 << 20, 1), (1 << 30, 512 << 20, 5), (5 << 30, 512 << 20, 25), (1 << 40, 512 << 20, 256),
     (10 << 20, 0, 1)])
 def test_a_run_is_split_into_groups_by_the_size_of_its_inputs(size, budget, groups):
     assert pipeline.bucket_count(size, budget) == groups

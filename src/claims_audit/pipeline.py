@@ -361,10 +361,11 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
 
 def bucket_count(input_bytes: int, retain_bytes: int) -> int:
     """How many groups of members the rules of a run see one after another, from the size of its inputs:
-    a group's retained lines (about RETAINED_PER_INPUT_BYTE of an input's size on a typical extract) should
-    fit the retained-lines budget. More groups cost only a little time (the rules' fixed cost per group)."""
-    budget = max(retain_bytes, MIN_GROUP_BYTES)
-    return max(1, min(MAX_BUCKETS, math.ceil(input_bytes * RETAINED_PER_INPUT_BYTE / budget)))
+    a group's retained lines (about RETAINED_PER_INPUT_BYTE of an input's size on a typical extract, every
+    column) should take about half the retained-lines budget (the rules' working frames take about as
+    much again). More groups cost only a little time (the rules' fixed cost per group)."""
+    group = max(retain_bytes // 2, MIN_GROUP_BYTES)
+    return max(1, min(MAX_BUCKETS, math.ceil(input_bytes * RETAINED_PER_INPUT_BYTE / group)))
 
 
 def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = None,

@@ -27,7 +27,7 @@ from . import ruledata
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules.claim_edits.context import EditContext, read_by_edits
 
-DEFAULT_BUDGET_BYTES = 256 << 20  # kept lines held in memory before they go to Parquet files
+DEFAULT_BUDGET_BYTES = 512 << 20  # kept lines held in memory before they go to Parquet files
 ALWAYS_KEPT = frozenset({"line_key", "source_row", "source_file", "member_id", "procedure_code"})
 
 
@@ -105,13 +105,12 @@ class RetainedLines:
         if self._record_claims is not None:
             self._claim_lines.append(keyed.filter(pl.col("claim_id").is_in(self._record_claims))
                                      .select("claim_id", "line_number"))
-        kept = keyed.filter(by_code(keyed, self._keep))
+        kept = compact(keyed).filter(by_code(keyed, self._keep))
         if not kept.height:
             return
         audited = kept.filter(self._audited)
         self._members.append(audited.get_column("member_id").unique())
         self._audited_lines.append(audited.select("line_key", "claim_id", "line_number"))
-        kept = compact(kept)
         if self.bucket_count == 1:
             self._parts[0].append(kept)
         else:
@@ -203,7 +202,8 @@ def by_code(frame: pl.DataFrame, predicate: pl.Expr) -> pl.Expr:
 
 def compact(frame: pl.DataFrame) -> pl.DataFrame:
     """`frame` without its columns that are empty on every line (most optional columns of most pieces):
-    a kept line costs memory and spill time for the values it has only; :func:`restore` brings them back."""
+    a kept line costs memory, filtering and spill time for the values it has only; :func:`restore` brings
+    them back. (A column empty on every line of a piece is empty on its kept lines too.)"""
     counts = frame.null_count().row(0)
     return frame.select([name for name, nulls in zip(frame.columns, counts)
                          if nulls < frame.height or name in ALWAYS_KEPT])
