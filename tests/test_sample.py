@@ -314,7 +314,8 @@ def test_npi_check_digit() -> None:
 def test_sample_files_regenerate_identically(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_samples.py"), "--out", str(tmp_path)],
+        [sys.executable, "-m", "claims_audit.sample_cases", "--out", str(tmp_path),
+         "--cases", str(tmp_path / "cases.yaml")],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     csv = "claims_2026-11-20.csv"
@@ -323,7 +324,12 @@ def test_sample_files_regenerate_identically(tmp_path: Path) -> None:
     fresh = pl.read_excel(tmp_path / xlsx, engine="calamine", infer_schema_length=0)
     kept = pl.read_excel(SAMPLES / xlsx, engine="calamine", infer_schema_length=0)
     assert fresh.equals(kept)
-    assert (tmp_path / "README.md").read_text(encoding="utf-8") == (SAMPLES / "README.md").read_text(encoding="utf-8")
+    readme = "README.md"
+    assert (tmp_path / readme).read_text(encoding="utf-8") == (SAMPLES / readme).read_text(encoding="utf-8")
+    # the case list the README is rendered from, and nothing but the extracts and the README in the folder
+    cases = ROOT / "tests" / "data" / "sample_claims_cases.yaml"
+    assert (tmp_path / "cases.yaml").read_text(encoding="utf-8") == cases.read_text(encoding="utf-8")
+    assert sorted(p.name for p in SAMPLES.iterdir()) == sorted([csv, xlsx, readme])
 
 
 def _readme_rows() -> dict[str, dict[str, list[int]]]:
@@ -395,7 +401,7 @@ def test_sample_file_contents_match_readme(name: str) -> None:
     assert set(at("CLM-PTP-37187")["procedure_code"]) == {"34421", "37187"}
     assert at("CLM-PTP-37187-59").filter(pl.col("procedure_code") == "37187")["modifier_1"].item() == "59"
     assert at("CLM-PTP-37187").filter(pl.col("procedure_code") == "37187")["modifier_1"].item() is None
-    assert set(at("CLM-PTP-75822")["procedure_code"]) == {"34421", "75822"}
+    assert set(at("CLM-PTP-75822")["procedure_code"]) == {"34421", "75822", "85025"}  # and a lab line
     assert set(at("CLM-PTP-34451")["procedure_code"]) == {"34421", "34451"}
     assert at("CLM-MUE-UNITS")["units"].item() == "2"
     assert sorted(at("CLM-MUE-RT-LT")["modifier_1"].to_list()) == ["LT", "RT"]

@@ -40,7 +40,10 @@ from pathlib import Path
 
 import polars as pl
 
-__all__ = ["COLUMNS", "BAD_KINDS", "DOC_KIND_SHARE", "XLSX_MAX_ROWS", "generate", "write", "npi_check_digit"]
+__all__ = [
+    "COLUMNS", "BAD_KINDS", "DOC_KIND_SHARE", "XLSX_MAX_ROWS", "RIGHT", "LEFT", "generate", "write", "npi_check_digit",
+    "render_side", "charge_text",
+]  # fmt: skip
 
 COLUMNS: list[str] = [
     "claim_id",
@@ -238,6 +241,15 @@ _CODES: dict[str, tuple[str, int]] = {
     "45378": ("colonoscopy", 85000), "11721": ("nail", 9000),
 }
 
+
+def charge_text(code: str | None, units: int = 1) -> str:
+    """The typical billed amount of ``units`` of ``code`` (the generator's charge table, 100.00 a unit for
+    a code it lacks), written with two decimals: the curated sample cases charge what the generator would
+    before its random spread."""
+    cents = _CODES.get(code or "", ("", 10_000))[1] * units
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 # office claims: line 1 is the visit (or a small office procedure), later lines are ancillary services
 _OFFICE_FIRST = [
     ("99213", 200), ("99214", 170), ("99212", 45), ("99215", 35), ("99203", 30), ("99204", 25), ("99202", 10),
@@ -264,6 +276,7 @@ _FACILITY_SECOND = [("99232", 130), ("99233", 50), ("99231", 40), ("99223", 60),
                     *_FACILITY_ANCILLARY]  # fmt: skip
 
 _SIDES = ["right", "left", "bilateral", None]  # side index 0..3
+RIGHT, LEFT = 0, 1  # the side indexes of render_side for the two single sides
 _SIDE_WEIGHTS = [(0, 46), (1, 46), (2, 4), (3, 4)]
 
 # --- modifiers -----------------------------------------------------------------------------------------
@@ -483,7 +496,10 @@ _OTHER_DOC: dict[str, tuple[str, str]] = {
 }
 
 
-def _render(template: str | None, side: int) -> str | None:
+def render_side(template: str | None, side: int) -> str | None:
+    """A documentation template written for one side: ``side`` indexes ``_SIDES`` (:data:`RIGHT`,
+    :data:`LEFT`, 2 bilateral, 3 unspecified). Shared by the generator and the curated sample cases
+    (:mod:`claims_audit.sample_cases`), so both tidy the text the same way."""
     if template is None:
         return None
     word = _SIDES[side] or ""
@@ -840,9 +856,9 @@ def _fill_lines(df: pl.DataFrame, rng: _Rng) -> pl.DataFrame:
 @functools.cache
 def _doc_pools() -> tuple[list, list, list, list, list, list, list]:
     """Documentation texts rendered for every (entry, side), and the texts for other vascular codes."""
-    approaches = [_render(e[2], s) for e in _DOC_ENTRIES for s in range(4)]
-    sites = [_render(e[3], s) for e in _DOC_ENTRIES for s in range(4)]
-    notes = [_render(e[4], s) for e in _DOC_ENTRIES for s in range(4)]
+    approaches = [render_side(e[2], s) for e in _DOC_ENTRIES for s in range(4)]
+    sites = [render_side(e[3], s) for e in _DOC_ENTRIES for s in range(4)]
+    notes = [render_side(e[4], s) for e in _DOC_ENTRIES for s in range(4)]
     note_rates = [e[5] for e in _DOC_ENTRIES for _ in range(4)]
     code_list = list(_CODES)
     other_idx = [code_list.index(k) for k in _OTHER_DOC]
@@ -850,8 +866,8 @@ def _doc_pools() -> tuple[list, list, list, list, list, list, list]:
     other_site = list(other_app)
     for k, (a, site) in _OTHER_DOC.items():
         for s in range(4):
-            other_app[code_list.index(k) * 4 + s] = _render(a, s)
-            other_site[code_list.index(k) * 4 + s] = _render(site, s)
+            other_app[code_list.index(k) * 4 + s] = render_side(a, s)
+            other_site[code_list.index(k) * 4 + s] = render_side(site, s)
     return approaches, sites, notes, note_rates, other_idx, other_app, other_site
 
 
