@@ -149,8 +149,9 @@ def run(
     mask_member_ids: Annotated[bool, typer.Option("--mask-member-ids", help="Replace member IDs in all "
                                "outputs with a keyed hash (key in CLAIMS_AUDIT_MASK_KEY).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Review ledger (SQLite) to consult and "
-                      "update (default: claims-audit-ledger.sqlite in --out).")] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", help="Review ledger to consult and update: an "
+                      "SQLite file (default: claims-audit-ledger.sqlite in --out) or a PostgreSQL URL "
+                      "postgresql://user@host/db (password from PGPASSWORD or ~/.pgpass).")] = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="One-off audit: no statuses, no Closed "
                          "sheet, nothing recorded in a ledger.")] = False,
     memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
@@ -159,8 +160,9 @@ def run(
     records: Annotated[Optional[Path], typer.Option("--records", help="Folder of medical records (.txt, "
                        ".pdf, .docx; searched recursively) named <claim_id>.<ext> or <claim_id>_<line>.<ext>, "
                        "read as the operative notes of those lines.")] = None,
-    history: Annotated[Optional[Path], typer.Option("--history", help="Claims-history folder to consult and "
-                       "extend (default: claims-audit-history beside the ledger).")] = None,
+    history: Annotated[Optional[str], typer.Option("--history", help="Claims-history folder to consult and "
+                       "extend (default: claims-audit-history beside the ledger; with a PostgreSQL ledger, "
+                       "its database).")] = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="Audit tonight's lines on their own: no "
                           "claims history consulted or recorded (--no-ledger implies it).")] = False,
 ) -> None:
