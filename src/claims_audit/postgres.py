@@ -159,6 +159,12 @@ class PostgresBackend:
             with self._con.cursor() as cur:
                 cur.executemany(_translate_sql(sql), rows)
 
+    def copy_records(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk load Python rows into `table` (ledger migrate): our own table and column names."""
+        with self._con.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def copy_rows(self, table: str, columns: Sequence[str], csv_bytes: bytes) -> None:
         """Bulk load CSV (with a header row) into `table`: our own table and column names."""
         with self._con.cursor() as cur, cur.copy(
