@@ -1,4 +1,6 @@
-"""The review ledger: an embedded SQLite database that remembers runs, findings and reviewers' decisions.
+"""The review ledger: a database that remembers runs, findings and reviewers' decisions: an embedded
+SQLite file (the default) or, for a review team on several machines, a PostgreSQL database
+(``--ledger postgresql://...``; :mod:`claims_audit.store`, :mod:`claims_audit.postgres`).
 
 Default location: ``claims-audit-ledger.sqlite`` in the report folder (``reports/`` unless ``run --out``);
 every command takes ``--ledger FILE`` to point elsewhere. The file is created on first use by ``run``
@@ -17,7 +19,10 @@ Tables (schema version in ``PRAGMA user_version``; ``schema_migrations`` lists w
 No claim values are stored: findings are known by their hashed id and fingerprint only (reviewer notes
 are free text and stay in this file and the reports).
 
-Concurrency: WAL journal, a busy timeout (default 60 s, ``CLAIMS_AUDIT_LEDGER_TIMEOUT``), and every run
+Each decision records who made it (``decided_by``: the OS user or ``review import --reviewer``) and
+when (``decided_at``); schema 4 added ``decided_by`` (earlier decisions take their import's user).
+
+Concurrency (SQLite; PostgreSQL takes an advisory lock instead of BEGIN IMMEDIATE, same guarantees): WAL journal, a busy timeout (default 60 s, ``CLAIMS_AUDIT_LEDGER_TIMEOUT``), and every run
 and every import is one ``BEGIN IMMEDIATE`` transaction: a second process waits for the first, or fails
 with a clear :class:`LedgerError` when it waited too long; it never sees half of a run or an import.
 """
