@@ -101,3 +101,62 @@ def run_subprocess(*args: str, cwd: Path | None = None, env: dict[str, str] | No
 
 def manifest(out: Path, run_date: str = "2026-11-20") -> dict:
     return json.loads((out / f"claims-audit-{run_date}.json").read_text(encoding="utf-8"))
+
+
+# --- the ledger's two back ends --------------------------------------------------------------------
+# A real PostgreSQL server for the whole session (tests/pgserver.py: initdb + pg_ctl on a Unix socket,
+# as `nobody` when the tests run as root); each test that asks for it gets a database of its own.
+# Tests that take `ledger_backend` run once per back end: "sqlite" (a file) and "postgresql" (a URL);
+# mark a test `sqlite_only` when it looks at the SQLite file or the Parquet files themselves.
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: runs on the SQLite back end only (file-level checks)")
+
+
+def pytest_generate_tests(metafunc):
+    if "ledger_backend" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        metafunc.parametrize("ledger_backend", ["sqlite"] if only else ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    import pgserver
+
+    binaries = pgserver.find_binaries()
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        binaries = None
+    if binaries is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) and psycopg are required on CI: .ci/run installs them")
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) or no psycopg here")
+    server = pgserver.Server(binaries).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """A new empty database on the test server: its URL (no password; trust on the Unix socket)."""
+    return pg_server.new_database()
+
+
+@pytest.fixture
+def ledger_backend(request, tmp_path):
+    """The ledger a test uses: a file in tmp_path, or a URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return Backend("sqlite", str(tmp_path / "ledger.sqlite"))
+    return Backend("postgresql", request.getfixturevalue("pg_url"))
+
+
+class Backend:
+    def __init__(self, kind: str, ledger: str):
+        self.kind = kind
+        self.ledger = ledger
+
+    @property
+    def is_server(self) -> bool:
+        return self.kind == "postgresql"

@@ -101,8 +101,8 @@ def test_a_failed_ledger_commit_restores_the_previous_report(cli, tmp_path, monk
     def record_then_break_the_commit(self, *args, **kwargs):
         view = real(self, *args, **kwargs)
         # a deferred foreign-key violation: the real COMMIT fails, after the report files were renamed
-        self._con.execute("PRAGMA defer_foreign_keys = ON")
-        self._con.execute("INSERT INTO run_findings VALUES ('1999-01-01', 'x', 'r', 'e', 'fp', 'new', NULL, 0)")
+        self.connection.execute("PRAGMA defer_foreign_keys = ON")
+        self.connection.execute("INSERT INTO run_findings VALUES ('1999-01-01', 'x', 'r', 'e', 'fp', 'new', NULL, 0)")
         return view
 
     monkeypatch.setattr(Ledger, "record_run", record_then_break_the_commit)

@@ -1,5 +1,6 @@
 """The claims history (issue 12): each night is audited against the member's earlier claims, through the
-CLI, night after night into one report folder."""
+CLI, night after night into one report folder. Every test runs on both back ends (issue 21): the SQLite
+ledger with its Parquet files, and a PostgreSQL ledger holding the lines in its database."""
 
 from __future__ import annotations
 
@@ -11,10 +12,47 @@ import pytest
 
 from conftest import line, read_sheet, run_subprocess, write_csv
 
+from claims_audit.ledger import Ledger
+
 HEADER = ["claim_id", "line_number", "member_id", "service_date", "procedure_code", "units", "modifier_1",
           "modifier_2", "rendering_npi", "place_of_service", "charge_amount", "dx_1", "dx_2",
           "documented_approach", "documented_site", "op_note", "claim_frequency", "original_claim_id"]
 N1, N2, N3 = "2026-11-03", "2026-11-13", "2026-11-20"
+
+
+@pytest.fixture
+def cli(cli, ledger_backend):
+    """The CLI against the test's back end: on PostgreSQL, `run` and `history` commands get
+    `--ledger URL` (replacing a file given by the test) unless they run without a ledger."""
+    if not ledger_backend.is_server:
+        return cli
+
+    def invoke(*args, env=None):
+        args = [str(a) for a in args]
+        if args[0] in ("run", "history") and "--no-ledger" not in args:
+            if "--ledger" in args:
+                args[args.index("--ledger") + 1] = ledger_backend.ledger
+            else:
+                args += ["--ledger", ledger_backend.ledger]
+        return cli(*args, env=env)
+
+    return invoke
+
+
+def stored_lines(tmp_path: Path, backend) -> "pl.DataFrame":
+    """Every line the claims history holds (its Parquet files, or the history_lines table)."""
+    import polars as pl
+
+    from claims_audit.history import STORED
+
+    if backend.is_server:
+        with Ledger.open(backend.ledger) as s:
+            rows = s.query(f"SELECT {', '.join(STORED)} FROM history_lines")
+        return pl.DataFrame(rows, schema=STORED, orient="row")
+    with Ledger.open(tmp_path / "out" / "claims-audit-ledger.sqlite") as s:  # the files its catalog lists
+        listed = [f for (f,) in s.query("SELECT file FROM history_batches")]
+    folder = tmp_path / "out" / "claims-audit-history"
+    return pl.concat([pl.read_parquet(folder / f) for f in listed]) if listed else pl.DataFrame(schema=STORED)
 
 
 def surgery(**kw: str) -> dict[str, str]:
@@ -161,6 +199,7 @@ def test_no_history_audits_the_night_alone(cli, tmp_path):
     assert res.exit_code == 2 and "--history cannot be used with" in res.output
 
 
+@pytest.mark.sqlite_only
 def test_history_holds_no_documentation_text_and_no_member_id(cli, tmp_path):
     import polars as pl
 
@@ -183,6 +222,7 @@ def test_lines_older_than_the_retention_period_are_pruned(cli, tmp_path):
     assert cli("history", "prune", "--before", "01/01/2030", "--ledger", ledger).exit_code == 2
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_history_stops_the_run_with_a_clear_error(cli, tmp_path):
     night(cli, tmp_path, N1, [surgery()])
     [stored] = (tmp_path / "out" / "claims-audit-history").glob("*.parquet")
@@ -196,7 +236,10 @@ def test_a_damaged_history_stops_the_run_with_a_clear_error(cli, tmp_path):
     assert res.exit_code == 2 and "lacks" in res.output
 
 
-def _catalog(ledger: Path) -> list[tuple]:
+def _catalog(ledger: str | Path) -> list[tuple]:
+    if isinstance(ledger, str) and ledger.startswith("postgresql://"):
+        with Ledger.open(ledger) as s:
+            return s.query("SELECT file, run_date, lines FROM history_batches ORDER BY batch_id")
     con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
     try:
         return con.execute("SELECT file, run_date, lines FROM history_batches ORDER BY batch_id").fetchall()
@@ -206,33 +249,37 @@ def _catalog(ledger: Path) -> list[tuple]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("step", ["staged", "published"])
-def test_a_run_killed_before_its_commit_leaves_history_as_it_was(tmp_path, step):
+def test_a_run_killed_before_its_commit_leaves_history_as_it_was(tmp_path, step, ledger_backend):
     out = tmp_path / "out"
+    server = ledger_backend.is_server
+    extra = ["--ledger", ledger_backend.ledger] if server else []
     first = write_csv(tmp_path / "in" / "n1.csv", [surgery()], header=HEADER)
-    assert run_subprocess("run", first, "--out", out, "--run-date", N1, "-q").returncode == 0
-    ledger = out / "claims-audit-ledger.sqlite"
+    assert run_subprocess("run", first, "--out", out, "--run-date", N1, "-q", *extra).returncode == 0
+    ledger = ledger_backend.ledger if server else out / "claims-audit-ledger.sqlite"
     before = _catalog(ledger)
-    files_before = sorted(p.name for p in (out / "claims-audit-history").iterdir())
+    lines_before = stored_lines(tmp_path, ledger_backend).height
+    files_before = [] if server else sorted(p.name for p in (out / "claims-audit-history").iterdir())
     second = write_csv(tmp_path / "in" / "n2.csv", [surgery(claim_id="S2")], header=HEADER)
-    killed = run_subprocess("run", second, "--out", out, "--run-date", N2, "-q",
+    killed = run_subprocess("run", second, "--out", out, "--run-date", N2, "-q", *extra,
                             env={"CLAIMS_AUDIT_KILL_AT": step})
     assert killed.returncode == -9
     assert _catalog(ledger) == before  # the killed night is not history
+    assert stored_lines(tmp_path, ledger_backend).height == lines_before
     # the next run settles the folder: the killed run's file goes, the night is audited against N1 only
-    again = run_subprocess("run", second, "--out", out, "--run-date", N2, "-q")
+    again = run_subprocess("run", second, "--out", out, "--run-date", N2, "-q", *extra)
     assert again.returncode == 0, again.stderr
-    files_after = sorted(p.name for p in (out / "claims-audit-history").iterdir())
-    assert set(files_before) <= set(files_after) and len(files_after) == len(files_before) + 1
+    if not server:
+        files_after = sorted(p.name for p in (out / "claims-audit-history").iterdir())
+        assert set(files_before) <= set(files_after) and len(files_after) == len(files_before) + 1
     assert [r[1] for r in _catalog(ledger)] == [N1, N2]
+    assert stored_lines(tmp_path, ledger_backend).height == lines_before + 1
 
 
-def test_history_records_what_later_nights_need_and_not_tonights_visits(cli, tmp_path):
+def test_history_records_what_later_nights_need_and_not_tonights_visits(cli, tmp_path, ledger_backend):
     """A visit or procedure of an earlier night is only ever the line a finding sits on (and history lines
     get none), so history keeps the audited, family and NCCI column-1 partner lines only."""
-    import polars as pl
-
     night(cli, tmp_path, N1, [surgery(), visit("2026-11-12"), surgery(claim_id="P1", procedure_code="37187")])
-    stored = pl.concat([pl.read_parquet(f) for f in (tmp_path / "out" / "claims-audit-history").glob("*.parquet")])
+    stored = stored_lines(tmp_path, ledger_backend)
     assert sorted(stored.get_column("procedure_code").to_list()) == ["34421", "37187"]
 
 

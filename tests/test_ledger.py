@@ -48,8 +48,9 @@ def statuses(view) -> dict[str, str]:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Ledger.open(tmp_path / "ledger.sqlite", create=True)
+def store(ledger_backend):
+    """A new ledger on each back end (SQLite file, PostgreSQL database)."""
+    s = Ledger.open(ledger_backend.ledger, create=True)
     yield s
     s.close()
 

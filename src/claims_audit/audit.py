@@ -36,8 +36,8 @@ class AuditRun:
 
 def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | None = None,
           schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
-          progress: pipeline.Progress | None = None, ledger: Path | None = None,
-          no_ledger: bool = False, records: Path | None = None, history: Path | None = None,
+          progress: pipeline.Progress | None = None, ledger: str | Path | None = None,
+          no_ledger: bool = False, records: Path | None = None, history: str | Path | None = None,
           no_history: bool = False, memory_limit: int | None = None) -> AuditRun:
     """Run the audit and write its report.
 
@@ -46,8 +46,9 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     claims-history folder (default: claims-audit-history beside the ledger); `no_history`: audit tonight's
     lines on their own and record nothing in history.
     """
-    from .history import History, default_folder
+    from .history import History, place
     from .ledger import Ledger, default_path
+    from .store import locate
 
     _check_out(out)
     if ledger is not None and no_ledger:
@@ -58,11 +59,12 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     if mask:  # fail on a missing key before hours of work, not after
         from .report import mask_key
         mask_key()
-    ledger_path = None if no_ledger else Path(ledger or default_path(out))
-    # an existing ledger is checked now (not a ledger, too new, ...); a new one is created only when the
-    # run has something to record
-    store = Ledger.open(ledger_path) if ledger_path is not None and ledger_path.exists() else None
-    history_folder = None if no_ledger or no_history else Path(history or default_folder(ledger_path))
+    ledger_path = None if no_ledger else locate(ledger if ledger is not None else default_path(out))
+    # an existing ledger is checked now (not a ledger, too new, ...); a new file is created only when the
+    # run has something to record (a PostgreSQL ledger's database exists: its tables are created now)
+    store = (Ledger.open(ledger_path, create=ledger_path.is_server)
+             if ledger_path is not None and ledger_path.exists() else None)
+    history_folder = None if no_ledger or no_history else place(history, ledger_path)
     try:
         recover(out, _committed)  # leftovers of a killed run into this folder
         # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
@@ -122,14 +124,16 @@ def _committed(journal: dict) -> bool | None:
     """Whether the ledger named in a dead transaction's journal committed its run id (None: the ledger
     cannot be asked now; the transaction is left for a later run)."""
     from .ledger import Ledger
+    from .store import locate
 
     path = journal.get("ledger")
     if not path:
         return False  # --no-ledger: the journal's removal was the commit point, and it is still there
-    if not Path(path).exists():
-        return False
     try:
-        with Ledger.open(path, create=False) as store:
+        location = locate(path)
+        if not location.exists():
+            return False
+        with Ledger.open(location, create=False) as store:
             return store.report(str(journal.get("run_id"))) is not None
     except LedgerError:
         return None

@@ -149,8 +149,9 @@ def run(
     mask_member_ids: Annotated[bool, typer.Option("--mask-member-ids", help="Replace member IDs in all "
                                "outputs with a keyed hash (key in CLAIMS_AUDIT_MASK_KEY).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help="Review ledger (SQLite) to consult and "
-                      "update (default: claims-audit-ledger.sqlite in --out).")] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", help="Review ledger to consult and update: an "
+                      "SQLite file (default: claims-audit-ledger.sqlite in --out) or a PostgreSQL URL "
+                      "postgresql://user@host/db (password from PGPASSWORD or ~/.pgpass).")] = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="One-off audit: no statuses, no Closed "
                          "sheet, nothing recorded in a ledger.")] = False,
     memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
@@ -159,8 +160,9 @@ def run(
     records: Annotated[Optional[Path], typer.Option("--records", help="Folder of medical records (.txt, "
                        ".pdf, .docx; searched recursively) named <claim_id>.<ext> or <claim_id>_<line>.<ext>, "
                        "read as the operative notes of those lines.")] = None,
-    history: Annotated[Optional[Path], typer.Option("--history", help="Claims-history folder to consult and "
-                       "extend (default: claims-audit-history beside the ledger).")] = None,
+    history: Annotated[Optional[str], typer.Option("--history", help="Claims-history folder to consult and "
+                       "extend (default: claims-audit-history beside the ledger; with a PostgreSQL ledger, "
+                       "its database).")] = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="Audit tonight's lines on their own: no "
                           "claims history consulted or recorded (--no-ledger implies it).")] = False,
 ) -> None:
@@ -303,6 +305,37 @@ def explain(
 
 app.add_typer(review_app, name="review")
 app.add_typer(history_app, name="history")
+
+ledger_app = typer.Typer(name="ledger", help="The review ledger itself: move it to a team ledger on PostgreSQL.",
+                         no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                         rich_markup_mode=None)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("migrate")
+def ledger_migrate(
+    source: Annotated[Path, typer.Option("--from", help="The SQLite ledger to copy (it is not changed "
+                                                        "beyond a schema upgrade).", show_default=False)],
+    target: Annotated[str, typer.Option("--to", help="The PostgreSQL ledger: postgresql://user@host/db of an "
+                      "existing, empty database (password from PGPASSWORD or ~/.pgpass).", show_default=False)],
+    history: Annotated[Optional[Path], typer.Option("--history", help="The claims-history folder of the "
+                       "SQLite ledger (default: claims-audit-history beside it).")] = None,
+) -> None:
+    """Copy an SQLite ledger and its claims history into PostgreSQL in one transaction, verified by counts.
+
+    Exit 0 when copied (or when the target already holds this ledger), 2 when the target holds another
+    ledger's data, 4 when the copy's counts do not match (nothing committed)."""
+    from .ledger_transfer import migrate_ledger
+
+    done = migrate_ledger(source, target, history)
+    if done.already_there:
+        typer.echo(f"{done.target} already holds this ledger (same keys and counts); nothing copied.")
+        return
+    counts = ", ".join(f"{n} {t}" for t, n in done.counts.items())
+    typer.echo(f"Copied {done.source} to {done.target}, counts verified: {counts}.")
+    if done.other_folders:
+        typer.echo(f"  {done.other_folders} history batch(es) of other history folders were not copied "
+                   "(give --history to copy another folder's)", err=True)
 
 def _guarded(fn):  # type: ignore[no-untyped-def]
     """Every command ends an error the same way: one `Error:` line and the exit code of

@@ -8,9 +8,10 @@ One run is one *output transaction* with a random run id (32 hex digits), in the
 3. **journal**: ``.claims-audit.<run id>.journal`` lists the final names and their backups (synced);
 4. **publish**: each existing final file is hard-linked to ``.<final name>.<run id>.bak``, then the staged
    file is renamed over the final name;
-5. **commit point**: the caller's stores commit (the ledger's SQLite ``COMMIT``; the claims history will
-   be tables in the same SQLite transaction). Without a ledger, the commit point is the journal's
-   removal;
+5. **commit point**: the caller's store commits: the ledger's one ``COMMIT`` (SQLite, or PostgreSQL for a
+   team ledger), which also publishes the claims history's catalog and, on PostgreSQL, its lines. The
+   journal names the ledger (an absolute file path, or the URL, which never holds a password). Without a
+   ledger, the commit point is the journal's removal;
 6. **finish**: the journal is removed, then the backups and the lock.
 
 A failure before the commit point (disk full while staging, a failed rename, a failed ``COMMIT``) restores
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import OutputError
+from .store import Location, locate
 
 try:  # POSIX; where flock does not exist every transaction counts as live until removed by hand
     import fcntl
@@ -92,7 +94,7 @@ class OutputTransaction:
 
     folder: Path
     run_id: str = field(default_factory=new_run_id)
-    ledger: Path | None = None  # the store whose commit decides a killed transaction's fate
+    ledger: Path | str | Location | None = None  # the store whose commit decides a killed transaction's fate
     _staged: list[_Staged] = field(default_factory=list)
     _lock_fd: int | None = None
     _finished: bool = False
@@ -172,7 +174,7 @@ class OutputTransaction:
         _fault("published")
 
     def _write_journal(self) -> None:
-        doc = {"run_id": self.run_id, "ledger": str(Path(self.ledger).resolve()) if self.ledger else None,
+        doc = {"run_id": self.run_id, "ledger": locate(self.ledger).journal_name() if self.ledger else None,
                "files": [{"final": s.final.name, "backup": f".{s.final.name}.{self.run_id}.bak"
                           if s.final.exists() else None} for s in self._staged]}
         with open(os.open(self.journal, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600), "w",

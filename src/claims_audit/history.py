@@ -25,8 +25,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import os
-import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,11 +33,13 @@ from typing import Any
 import polars as pl
 
 from .errors import ConfigError, ExitCode, LedgerError
+from .history_store import FILE_PATTERN, ParquetLines, TableLines
 from .rules.claim_edits.context import DX, MODIFIERS
+from .store import Location, is_url, locate
 
 DEFAULT_NAME = "claims-audit-history"
 VOID, REPLACEMENT = "8", "7"
-FILE_PATTERN = re.compile(r"^history-(?P<id>[0-9a-f]{32})\.parquet$")
+__all__ = ["FILE_PATTERN", "History", "Night", "Windows", "backfill", "default_folder", "place"]
 STORED = {
     "member_key": pl.Int64, "service_date": pl.Date, "procedure_code": pl.String,
     **{m: pl.String for m in MODIFIERS}, "units": pl.Int64, "rendering_npi": pl.String,
@@ -57,6 +57,22 @@ BATCH_SCHEMA = {"batch_id": pl.Int64, "file": pl.String, "kind": pl.String, "run
 def default_folder(ledger_path: Path) -> Path:
     """The history folder beside a ledger (the default of `run --history`)."""
     return Path(ledger_path).parent / DEFAULT_NAME
+
+
+def place(history: str | Path | None, ledger: str | Path | Location) -> Path | Location:
+    """Where the claims history of `ledger` lives: a folder beside an SQLite ledger (default, or
+    `history`), or the ledger's own PostgreSQL database, so that one COMMIT holds a run's record and its
+    history lines. A history on another server or beside a server ledger is refused (exit 2)."""
+    location = locate(ledger)
+    if location.is_server:
+        if history is not None and str(history) != str(location):
+            raise LedgerError("with a PostgreSQL ledger the claims history lives in the ledger's database: "
+                              "leave --history out (or give it the same URL as --ledger)", ExitCode.USAGE)
+        return location
+    if history is not None and is_url(history):
+        raise LedgerError("--history is a PostgreSQL URL but --ledger is an SQLite file: the history lives "
+                          "with its ledger; give --ledger the URL too", ExitCode.USAGE)
+    return Path(history) if history is not None else default_folder(location.path)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -115,15 +131,26 @@ class Consulted:
 
 
 class History:
-    """A history folder and its catalog in an open ledger (:class:`claims_audit.ledger.Ledger`); with no
-    ledger yet (a first run) an empty history."""
+    """The claims history of an open ledger (:class:`claims_audit.ledger.Ledger`): its catalog in the
+    ledger and its lines in a folder of Parquet files (`where` a folder) or in the ledger's PostgreSQL
+    database (`where` the ledger's :class:`~claims_audit.store.Location`). With no ledger yet (a first
+    run) an empty history."""
 
-    def __init__(self, folder: Path, ledger: Any):
-        self.folder = Path(folder).resolve()
+    def __init__(self, where: Path | Location, ledger: Any):
         self.ledger = ledger
         self._run_key = secrets.token_bytes(32)  # keys tonight's members while there is no ledger
-        if self.folder.exists() and not self.folder.is_dir():
-            raise LedgerError(f"--history {folder} is a file; give a folder", ExitCode.USAGE)
+        if isinstance(where, Location):
+            self.folder: Path | None = None
+            self.lines: ParquetLines | TableLines = TableLines(ledger, STORED)
+        else:
+            self.folder = Path(where).resolve()
+            if self.folder.exists() and not self.folder.is_dir():
+                raise LedgerError(f"--history {where} is a file; give a folder", ExitCode.USAGE)
+            self.lines = ParquetLines(self.folder)
+        self.label = self.lines.label  # the catalog's `folder` of these batches
+
+    def __str__(self) -> str:
+        return str(self.lines)
 
     # -- member keys --------------------------------------------------------------------------------
 
@@ -152,7 +179,7 @@ class History:
             return pl.DataFrame(schema=BATCH_SCHEMA)
         sql = ("SELECT batch_id, file, kind, run_date, lines, min_date, max_date FROM history_batches "
                "WHERE folder = ?")
-        params: list[Any] = [str(self.folder)]
+        params: list[Any] = [self.label]
         if before is not None:
             sql += " AND (kind = 'import' OR run_date < ?)"
             params.append(before.isoformat())
@@ -168,13 +195,13 @@ class History:
         rows = self.ledger.query(
             f"SELECT DISTINCT s.source_sha256 FROM history_sources s JOIN history_batches b USING (batch_id) "
             f"WHERE b.folder = ? AND s.source_sha256 IN ({marks}) AND NOT (b.kind = 'run' AND b.run_date = ?)",
-            [str(self.folder), *shas, replacing.isoformat() if replacing else ""])
+            [self.label, *shas, replacing.isoformat() if replacing else ""])
         return {r[0] for r in rows}
 
     def _superseded(self) -> pl.DataFrame:
         rows = self.ledger.query(
             "SELECT x.claim_id, max(x.batch_id) FROM history_superseded x JOIN history_batches b "
-            "USING (batch_id) WHERE b.folder = ? GROUP BY x.claim_id", [str(self.folder)])
+            "USING (batch_id) WHERE b.folder = ? GROUP BY x.claim_id", [self.label])
         return pl.DataFrame(rows, schema={"claim_id": pl.String, "superseded_in": pl.Int64}, orient="row")
 
     # -- reading --------------------------------------------------------------------------------------
@@ -187,18 +214,17 @@ class History:
         tonight's members, and same-date lines of tonight's family codes, inside the windows. Only the
         members and dates tonight touches are read. A claim line tonight carries again (`claim_lines`:
         claim_id, line_number) is tonight's version: its earlier copy is not history beside it."""
-        consulted = Consulted(str(self.folder))
+        consulted = Consulted(str(self))
         batches = self._batches(run_date)
         if batches.is_empty() or tonight.is_empty():
             return _empty_history(), consulted
         lo = tonight.get_column("service_date").min() - dt.timedelta(days=windows.before)
         hi = tonight.get_column("service_date").max() + dt.timedelta(days=windows.after)
         in_window = batches.filter((pl.col("max_date") >= lo.isoformat()) & (pl.col("min_date") <= hi.isoformat()))
-        files = self._listed_files(in_window)
-        if not files:
-            return _empty_history(), consulted
         members = tonight.get_column("member_key").unique()
-        found = self._scan(files, in_window, members, lo, hi, exclude_shas)
+        found = self.lines.scan(in_window, members, lo, hi, exclude_shas)
+        if found is None:
+            return _empty_history(), consulted
         found = _in_members_windows(found, tonight, windows)
         found = self._relevant(found, tonight, audited, family, adjusted_claims)
         found = found.join(claim_lines, on=["claim_id", "line_number"], how="anti", maintain_order="left")
@@ -213,60 +239,22 @@ class History:
     def holds_claims(self, claims: list[str], run_date: dt.date) -> set[str]:
         """Which of `claims` have lines in the history a run of `run_date` sees (read only when a night
         carries replacements or voids)."""
-        files = [self.folder / f for f in self._batches(run_date).get_column("file").to_list()]
-        if not files or not claims:
+        if not claims:
             return set()
-        found = (pl.scan_parquet(files).select("claim_id").filter(pl.col("claim_id").is_in(claims))
-                 .unique().collect())
-        return set(found.get_column("claim_id").to_list())
+        return self.lines.claims(self._batches(run_date), claims)
 
     def members_with_audited_lines(self, member_ids: pl.Series, run_date: dt.date, audited: tuple[str, ...]
                                    ) -> pl.Series:
         """Which of `member_ids` have a line of an audited code in the history a run of `run_date` sees:
         their visits and procedures tonight may fall in the global period of that surgery."""
-        files = self._listed_files(self._batches(run_date))
-        if not files or member_ids.is_empty():
+        batches = self._batches(run_date)
+        if batches.is_empty() or member_ids.is_empty():
             return member_ids.clear()
-        try:
-            held = (pl.scan_parquet(files).filter(pl.col("procedure_code").is_in(list(audited)))
-                    .select("member_key").unique().collect().get_column("member_key"))
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise self._damaged(exc) from None
+        held = self.lines.members_with(batches, list(audited))
         if held.is_empty():
             return member_ids.clear()
         keys = self.member_keys(member_ids)
         return member_ids.filter(keys.is_in(held.implode()))
-
-    def _scan(self, files: list[Path], batches: pl.DataFrame, members: pl.Series, lo: dt.date, hi: dt.date,
-              exclude_shas: set[str]) -> pl.DataFrame:
-        ids = dict(zip(batches.get_column("file").to_list(), batches.get_column("batch_id").to_list()))
-        try:
-            frames = [pl.scan_parquet(f).with_columns(pl.lit(ids[f.name], pl.Int64).alias("batch_id"))
-                      for f in files]
-            # the member filter first, on the one integer column (the others are decoded for the few
-            # matching rows only): this scan is the whole cost of a lookup
-            found = (pl.concat(frames, how="vertical")
-                     .filter(pl.col("member_key").is_in(members.implode()))
-                     .collect())
-            found = found.filter(pl.col("service_date").is_between(lo, hi)
-                                 & ~pl.col("source_sha256").is_in(sorted(exclude_shas)))
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise self._damaged(exc) from None
-        return found
-
-    def _listed_files(self, batches: pl.DataFrame) -> list[Path]:
-        """The files of these catalog rows; a listed file that is missing stops the run (exit 2)."""
-        files = [self.folder / f for f in batches.get_column("file").to_list()]
-        missing = [f for f in files if not f.exists()]
-        if missing:
-            raise LedgerError(f"claims history {self.folder} lacks {missing[0].name}, which the ledger lists: "
-                              "the folder was changed by hand; restore it or use --no-history",
-                              ExitCode.USAGE)
-        return files
-
-    def _damaged(self, exc: Exception) -> LedgerError:
-        return LedgerError(f"claims history {self.folder} cannot be read ({type(exc).__name__}): a file is "
-                           "damaged; restore the folder or use --no-history", ExitCode.USAGE)
 
     def _relevant(self, found: pl.DataFrame, tonight: pl.DataFrame, audited: list[str], family: list[str],
                   adjusted_claims: list[str]) -> pl.DataFrame:
@@ -297,30 +285,23 @@ class History:
         self._remove_unlisted()  # before this transaction unlists anything: those files stay until it commits
         if kind == "run":  # running a night again replaces what that night recorded
             con.execute("DELETE FROM history_batches WHERE folder = ? AND kind = 'run' AND run_date = ?",
-                        (str(self.folder), run_date.isoformat()))
+                        (self.label, run_date.isoformat()))
         if lines.is_empty() and not superseded:
             return 0, None
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.folder / f"history-{secrets.token_hex(16)}.parquet"
         if "member_key" not in lines.columns:
             lines = lines.with_columns(self.member_keys(lines.get_column("member_id")))
         frame = lines.with_columns(pl.lit(run_date).alias("run_date")).select(
             [pl.col(c).cast(t) for c, t in STORED.items()]).sort("member_key", "service_date")
-        try:
-            frame.write_parquet(path, compression="zstd", statistics=True)
-            os.chmod(path, 0o600)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            raise LedgerError(f"claims history {self.folder} cannot be written: {exc.strerror or exc}") from None
+        name, path = self.lines.write(frame)
         dates = frame.get_column("service_date")
-        cur = con.execute(
+        batch = int(con.execute(
             "INSERT INTO history_batches (folder, file, kind, run_id, run_date, recorded_at, lines, min_date, "
-            "max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (str(self.folder), path.name, kind, run_id, run_date.isoformat(),
+            "max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
+            (self.label, name, kind, run_id, run_date.isoformat(),
              dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), frame.height,
-             dates.min().isoformat() if frame.height else None, dates.max().isoformat() if frame.height else None))
-        batch = int(cur.lastrowid)
+             dates.min().isoformat() if frame.height else None, dates.max().isoformat() if frame.height else None)
+        ).fetchone()[0])
+        self.lines.attach(con, batch, frame)
         counts = dict(frame.group_by("source_sha256").len().iter_rows()) if frame.height else {}
         con.executemany("INSERT INTO history_sources VALUES (?, ?, ?, ?)",
                         [(batch, name, sha, int(counts.get(sha, 0))) for name, sha in sources])
@@ -334,20 +315,14 @@ class History:
         con = self.ledger.connection
         old = self.ledger.query(
             "SELECT batch_id, file, max_date, lines FROM history_batches WHERE folder = ? AND min_date < ?",
-            [str(self.folder), before.isoformat()])
+            [self.label, before.isoformat()])
         dropped = 0
         for batch, name, max_date, count in old:
             if max_date < before.isoformat():
                 con.execute("DELETE FROM history_batches WHERE batch_id = ?", (batch,))
                 dropped += count
                 continue
-            kept = pl.read_parquet(self.folder / name).filter(pl.col("service_date") >= before)
-            path = self.folder / f"history-{secrets.token_hex(16)}.parquet"
-            kept.write_parquet(path, compression="zstd", statistics=True)
-            os.chmod(path, 0o600)
-            con.execute("UPDATE history_batches SET file = ?, lines = ?, min_date = ? WHERE batch_id = ?",
-                        (path.name, kept.height, kept.get_column("service_date").min().isoformat(), batch))
-            dropped += count - kept.height
+            dropped += count - self.lines.trim(con, batch, name, before)
         return dropped
 
     def prune_unlisted(self) -> None:
@@ -359,14 +334,11 @@ class History:
         Called at the start of a write transaction (which holds the ledger's write lock), before it
         unlists anything itself: a file this transaction unlists is removed by the next writer, after
         this one committed, so a failed commit never loses a file the ledger still lists."""
-        if not self.folder.is_dir():
-            return
+        if self.folder is None:
+            return  # lines in the ledger's database: a rolled-back run left none
         listed = {r[0] for r in self.ledger.query("SELECT file FROM history_batches WHERE folder = ?",
-                                                  [str(self.folder)])}
-        for entry in self.folder.iterdir():
-            if FILE_PATTERN.match(entry.name) and entry.name not in listed:
-                with contextlib.suppress(OSError):
-                    entry.unlink()
+                                                  [self.label])}
+        self.lines.remove_unlisted(listed)
 
     # -- status ---------------------------------------------------------------------------------------
 
@@ -375,16 +347,13 @@ class History:
         rows = self.ledger.query(
             "SELECT s.source_file, s.source_sha256, b.kind, b.run_date, s.lines, b.min_date, b.max_date "
             "FROM history_sources s JOIN history_batches b USING (batch_id) WHERE b.folder = ? "
-            "ORDER BY b.batch_id, s.source_file", [str(self.folder)])
+            "ORDER BY b.batch_id, s.source_file", [self.label])
         return pl.DataFrame(rows, schema={"source_file": pl.String, "sha256": pl.String, "kind": pl.String,
                                           "run_date": pl.String, "lines": pl.Int64, "first_date": pl.String,
                                           "last_date": pl.String}, orient="row")
 
     def members(self) -> int:
-        files = [self.folder / f for f in self._batches(None).get_column("file").to_list()]
-        if not files:
-            return 0
-        return pl.scan_parquet(files).select(pl.col("member_key").n_unique()).collect().item()
+        return self.lines.member_count(self._batches(None))
 
 
 def _in_members_windows(found: pl.DataFrame, tonight: pl.DataFrame, windows: Windows) -> pl.DataFrame:
@@ -519,10 +488,11 @@ class Backfill:
     inputs: list[Any]  # pipeline.InputSummary
     recorded: int
     already_recorded: list[str]
-    folder: Path
+    folder: str  # the history folder, or the ledger's database
 
 
-def backfill(paths: list[Path], *, ledger_path: Path, folder: Path | None = None, schema: Path | None = None,
+def backfill(paths: list[Path], *, ledger_path: str | Path, folder: str | Path | None = None,
+             schema: Path | None = None,
              mapping: Path | None = None, run_date: dt.date | None = None) -> Backfill:
     """Load past extracts into history: read and validated as a run reads them (rejected rows counted),
     no findings, no report. One transaction: all the files' lines, or none."""
@@ -531,7 +501,7 @@ def backfill(paths: list[Path], *, ledger_path: Path, folder: Path | None = None
 
     summaries, lines = read_inputs(paths, schema_path=schema, mapping_path=mapping)
     with Ledger.open(ledger_path, create=True) as store:
-        history = History(folder or default_folder(ledger_path), store)
+        history = History(place(folder, ledger_path), store)
         night = against_history(history, lines, summaries, run_date or dt.date.today())
         path: Path | None = None
         try:
@@ -544,4 +514,4 @@ def backfill(paths: list[Path], *, ledger_path: Path, folder: Path | None = None
                 with contextlib.suppress(OSError):
                     path.unlink()
             raise
-    return Backfill(summaries, recorded, night.consulted.already_recorded, history.folder)
+    return Backfill(summaries, recorded, night.consulted.already_recorded, str(history))

@@ -12,7 +12,7 @@ import typer
 from .review_cli import DEFAULT_LEDGER, LEDGER_HELP
 
 HISTORY_HELP = ("Claims-history folder (default: claims-audit-history beside the ledger, the one "
-                "'claims-audit run' keeps).")
+                "'claims-audit run' keeps). With a PostgreSQL --ledger the history is in that database.")
 
 history_app = typer.Typer(
     name="history",
@@ -25,17 +25,18 @@ history_app = typer.Typer(
 )
 
 
-def _folder(history: Optional[Path], ledger: Path) -> Path:
-    from .history import default_folder
-    return history or default_folder(ledger)
+def _folder(history: Optional[str], ledger: str | Path):
+    """The history of `ledger`: a folder beside an SQLite file, or the ledger's PostgreSQL database."""
+    from .history import place
+    return place(history, ledger)
 
 
 @history_app.command("import")
 def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Past extracts (files or folders), read and validated as "
                                                      "'claims-audit run' reads them.", show_default=False)],
-    history: Annotated[Optional[Path], typer.Option("--history", help=HISTORY_HELP)] = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    history: Annotated[Optional[str], typer.Option("--history", help=HISTORY_HELP)] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", help=LEDGER_HELP)] = None,
     mapping: Annotated[Optional[Path], typer.Option("--mapping", help="YAML/TOML file renaming your "
                                                                       "headers to canonical columns.")] = None,
     schema: Annotated[Optional[Path], typer.Option("--schema", help="Layout file (default: the shipped "
@@ -68,8 +69,8 @@ def import_cmd(
 
 @history_app.command("status")
 def status_cmd(
-    history: Annotated[Optional[Path], typer.Option("--history", help=HISTORY_HELP)] = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    history: Annotated[Optional[str], typer.Option("--history", help=HISTORY_HELP)] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", help=LEDGER_HELP)] = None,
 ) -> None:
     """What the claims history holds: lines, members, dates of service, per source file."""
     from .history import History
@@ -80,7 +81,7 @@ def status_cmd(
         held = History(_folder(history, path), store)
         sources = held.status()
         members = held.members()
-    typer.echo(f"Claims history: {held.folder} (catalog in {path})")
+    typer.echo(f"Claims history: {held} (catalog in {store.path})")
     if sources.is_empty():
         typer.echo("No lines recorded yet.")
         return
@@ -96,8 +97,8 @@ def status_cmd(
 def prune_cmd(
     before: Annotated[str, typer.Option("--before", help="Remove every line with a date of service before "
                                                          "this date (YYYY-MM-DD).", show_default=False)],
-    history: Annotated[Optional[Path], typer.Option("--history", help=HISTORY_HELP)] = None,
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    history: Annotated[Optional[str], typer.Option("--history", help=HISTORY_HELP)] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", help=LEDGER_HELP)] = None,
 ) -> None:
     """Remove old lines from the claims history by hand (runs prune by the retention period themselves)."""
     import datetime as dt
@@ -116,4 +117,4 @@ def prune_cmd(
         with store.transaction():
             held.prune_unlisted()
             removed = held.prune(cutoff)
-    typer.echo(f"Removed {removed} line(s) with a date of service before {cutoff} from {held.folder}.")
+    typer.echo(f"Removed {removed} line(s) with a date of service before {cutoff} from {held}.")

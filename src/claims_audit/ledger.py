@@ -1,4 +1,6 @@
-"""The review ledger: an embedded SQLite database that remembers runs, findings and reviewers' decisions.
+"""The review ledger: a database that remembers runs, findings and reviewers' decisions: an embedded
+SQLite file (the default) or, for a review team on several machines, a PostgreSQL database
+(``--ledger postgresql://...``; :mod:`claims_audit.store`, :mod:`claims_audit.postgres`).
 
 Default location: ``claims-audit-ledger.sqlite`` in the report folder (``reports/`` unless ``run --out``);
 every command takes ``--ledger FILE`` to point elsewhere. The file is created on first use by ``run``
@@ -17,7 +19,10 @@ Tables (schema version in ``PRAGMA user_version``; ``schema_migrations`` lists w
 No claim values are stored: findings are known by their hashed id and fingerprint only (reviewer notes
 are free text and stay in this file and the reports).
 
-Concurrency: WAL journal, a busy timeout (default 60 s, ``CLAIMS_AUDIT_LEDGER_TIMEOUT``), and every run
+Each decision records who made it (``decided_by``: the OS user or ``review import --reviewer``) and
+when (``decided_at``); schema 4 added ``decided_by`` (earlier decisions take their import's user).
+
+Concurrency (SQLite; PostgreSQL takes an advisory lock instead of BEGIN IMMEDIATE, same guarantees): WAL journal, a busy timeout (default 60 s, ``CLAIMS_AUDIT_LEDGER_TIMEOUT``), and every run
 and every import is one ``BEGIN IMMEDIATE`` transaction: a second process waits for the first, or fails
 with a clear :class:`LedgerError` when it waited too long; it never sees half of a run or an import.
 """
@@ -30,8 +35,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import sqlite3
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +45,11 @@ import polars as pl
 from . import __version__
 from .errors import ConfigError, ExitCode, LedgerError
 from .ruleconfig import ReviewOutcomes
+from .store import Backend, Location, locate, retry_busy
 
 DEFAULT_NAME = "claims-audit-ledger.sqlite"
 DEFAULT_TIMEOUT = 60.0
 TIMEOUT_ENV = "CLAIMS_AUDIT_LEDGER_TIMEOUT"
-APPLICATION_ID = 0x43414C44  # "CALD": marks the file as a claims-audit ledger
 HISTORY_RUNS = 30  # nights shown in the Summary's findings-per-night chart
 
 
@@ -119,6 +122,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                claim_id TEXT NOT NULL, frequency TEXT NOT NULL)""",
         "CREATE INDEX history_superseded_claim ON history_superseded (claim_id)",
     ),
+    (  # 4: who made each decision (OS user or --reviewer); earlier ones inherit their import's user
+        "ALTER TABLE decisions ADD COLUMN decided_by TEXT",
+        "UPDATE decisions SET decided_by = (SELECT imported_by FROM imports i WHERE i.import_id = decisions.import_id)",
+        "CREATE INDEX decisions_by ON decisions (decided_by)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -140,11 +148,6 @@ def _timeout() -> float:
     return value
 
 
-def _busy(exc: sqlite3.Error) -> bool:
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(exc) or "busy" in str(exc)
-
-
 # ---------------------------------------------------------------------------------------------------
 # results handed to the report
 
@@ -153,7 +156,7 @@ def _busy(exc: sqlite3.Error) -> bool:
 class RunView:
     """What a run learnt from the ledger: its findings with status, the closed ones, the comparison."""
 
-    path: Path
+    path: Path | str  # the SQLite file, or the PostgreSQL URL (never with a password)
     run_date: dt.date
     previous_run_date: str | None
     findings: pl.DataFrame  # all findings + status, previous_disposition, previous_note
@@ -197,96 +200,77 @@ class NewDecision:
 
 
 class Ledger:
-    """An open ledger. Use as a context manager; write through :meth:`transaction`."""
+    """An open ledger (an SQLite file or a PostgreSQL database, :mod:`claims_audit.store`). Use as a
+    context manager; write through :meth:`transaction`."""
 
-    def __init__(self, path: Path, con: sqlite3.Connection):
-        self.path = path
-        self._con = con
+    def __init__(self, location: Location, db: Backend):
+        self.location = location
+        self.path: Path | str = location.path if location.path is not None else str(location)
+        self._db = db
         self._in_tx = False
 
     # -- opening ------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = False, timeout: float | None = None) -> Ledger:
-        """Open (and with `create`, create and migrate) the ledger at `path`."""
-        path = Path(path)
+    def open(cls, path: str | Path | Location, *, create: bool = False, timeout: float | None = None
+             ) -> Ledger:
+        """Open (and with `create`, create and migrate) the ledger at `path`: a file or a
+        ``postgresql://`` URL (whose database must exist; its schema is created like a file's)."""
+        location = locate(path)
         timeout = _timeout() if timeout is None else timeout
-        if path.is_dir():
-            raise LedgerError(f"--ledger {path} is a folder; give a file name", ExitCode.USAGE)
-        if not path.exists():
-            if not create:
-                raise LedgerError(f"no ledger at {path}: run 'claims-audit run' first (it creates the "
-                                  "ledger next to the reports) or pass --ledger FILE", ExitCode.USAGE)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with contextlib.suppress(FileExistsError):  # another process may create it at once
-                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            except OSError as exc:
-                raise LedgerError(f"ledger {path} cannot be created: {exc.strerror or type(exc).__name__}"
-                                  ) from None
+        ledger = cls(location, location.backend(create=create, timeout=timeout))
         try:
-            con = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise LedgerError(f"ledger {path} cannot be opened: {exc}") from None
-        ledger = cls(path, con)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                ledger._setup(create)
-                return ledger
-            except LedgerError as exc:
-                # SQLite answers BUSY at once, without waiting, when processes race to create the schema
-                # or switch the journal to WAL (its deadlock avoidance): retry until the busy timeout
-                if exc.busy and time.monotonic() < deadline:
-                    time.sleep(0.05)
-                    continue
-                con.close()
-                raise
-            except BaseException:
-                con.close()
-                raise
+            retry_busy(lambda: ledger._setup(create), timeout)
+            return ledger
+        except BaseException:
+            ledger.close()
+            raise
+
+    @property
+    def is_server(self) -> bool:
+        return self.location.is_server
 
     def _setup(self, create: bool) -> None:
         with self._errors("opened"):
-            self._con.execute("PRAGMA foreign_keys = ON")
-            self._con.execute("BEGIN")  # one snapshot: another process may be creating the schema now
+            self._db.prepare()
+            self._db.begin_read()  # one snapshot: another process may be creating the schema now
             try:
-                app_id = self._con.execute("PRAGMA application_id").fetchone()[0]
-                version = self._con.execute("PRAGMA user_version").fetchone()[0]
-                tables = self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                ours, version, tables = self._db.schema_state()
             finally:
-                self._rollback()
-            if app_id != APPLICATION_ID and (version or tables):
+                self._db.rollback()
+            if not ours and (version or tables):
                 raise LedgerError(f"{self.path} is not a claims-audit ledger", ExitCode.USAGE)
             if version > SCHEMA_VERSION:
                 raise LedgerError(f"ledger {self.path} has schema version {version}, newer than this "
                                   f"claims-audit ({__version__}, schema {SCHEMA_VERSION}) understands; "
                                   "upgrade claims-audit", ExitCode.USAGE)
-            if version < SCHEMA_VERSION and not create and app_id != APPLICATION_ID:
+            if not ours and not create:
+                if self.is_server:
+                    raise LedgerError(f"no ledger in {self.path}: run 'claims-audit run --ledger URL' first "
+                                      "(it creates the ledger's tables)", ExitCode.USAGE)
                 raise LedgerError(f"{self.path} is not a claims-audit ledger", ExitCode.USAGE)
-            mode = self._con.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() != "wal":
-                self._con.execute("PRAGMA journal_mode = WAL")
             if version < SCHEMA_VERSION:
                 self.migrate()
 
     def migrate(self) -> None:
         """Bring the schema to :data:`SCHEMA_VERSION`, one recorded step at a time, in one transaction."""
-        with self.transaction():
-            con = self._con
-            version = con.execute("PRAGMA user_version").fetchone()[0]  # re-read under the write lock
+        with self.transaction() as db:
+            ours, version, tables = db.schema_state()  # re-read under the write lock
+            if not ours and tables and self.is_server:
+                raise LedgerError(f"{self.path} is not a claims-audit ledger (its schema holds other "
+                                  "tables; give the ledger a database or schema of its own)", ExitCode.USAGE)
             if version > SCHEMA_VERSION:
                 raise LedgerError(f"ledger {self.path} has schema version {version}; upgrade claims-audit",
                                   ExitCode.USAGE)
+            steps = self._db.migrations
             for step in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[step]:
-                    con.execute(statement)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (step + 1, _now(), __version__))
-            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                for statement in steps[step]:
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (step + 1, _now(), __version__))
+            db.mark(SCHEMA_VERSION)
 
     def close(self) -> None:
-        self._con.close()
+        self._db.close()
 
     def __enter__(self) -> Ledger:
         return self
@@ -296,7 +280,8 @@ class Ledger:
 
     @property
     def schema_version(self) -> int:
-        return int(self._con.execute("PRAGMA user_version").fetchone()[0])
+        with self._errors("read"):
+            return self._db.schema_state()[1]
 
     # -- transactions -------------------------------------------------------------------------------
 
@@ -304,41 +289,41 @@ class Ledger:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
-        except sqlite3.Error as exc:
-            if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
-                raise LedgerError(f"{self.path} is not a claims-audit ledger (not an SQLite database)",
-                                  ExitCode.USAGE) from None
-            if _busy(exc):
-                raise LedgerError(
-                    f"ledger {self.path} is busy: another claims-audit run or import has held it for more "
-                    f"than the busy timeout ({TIMEOUT_ENV}); nothing was changed, try again",
-                    busy=True) from None
-            hint = " (is its disk full?)" if "I/O error" in str(exc) else ""
-            after = "; nothing was changed in it" if doing == "written" else ""
-            raise LedgerError(f"ledger {self.path} cannot be {doing}: {exc}{hint}{after}") from None
+        except LedgerError:
+            raise
+        except Exception as exc:
+            mapped = self._db.translate(exc, str(self.path), doing)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """The connection, for writes by a store that shares this file's transaction (the claims
-        history's catalog); use it inside :meth:`transaction` only."""
-        return self._con
+    def connection(self) -> Backend:
+        """The backend, for writes by a store that shares this ledger's transaction (the claims
+        history); use it inside :meth:`transaction` only."""
+        return self._db
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE: takes the write lock at once, waiting up to the busy
-        timeout). Commits at the end unless :meth:`commit` was called inside; rolls back on any exception,
-        the caller's included."""
+    def transaction(self) -> Iterator[Backend]:
+        """One write transaction holding the ledger's write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+        an advisory lock), waiting up to the busy timeout. Commits at the end unless :meth:`commit` was
+        called inside; rolls back on any exception, the caller's included."""
         if self._in_tx:
-            yield self._con
+            yield self._db
             return
-        with self._errors("written"):
-            self._con.execute("BEGIN IMMEDIATE")
+        try:
+            with self._errors("written"):
+                self._db.begin_write()
+        except BaseException:
+            self._db.rollback()
+            raise
         self._in_tx = True
         try:
-            yield self._con
+            with self._errors("written"):
+                yield self._db
         except BaseException:
             if self._in_tx:
-                self._rollback()
+                self._db.rollback()
             raise
         else:
             if self._in_tx:
@@ -348,31 +333,26 @@ class Ledger:
 
     def commit(self) -> None:
         """Commit the open transaction now: the commit point of a run's write protocol. On failure (disk
-        full, I/O error) the transaction is rolled back and LedgerError names the ledger."""
+        full, I/O error, the server gone) the transaction is rolled back and LedgerError names the
+        ledger."""
         try:
             with self._errors("written"):
-                self._con.execute("COMMIT")
+                self._db.commit()
         except BaseException:
-            self._rollback()
+            self._db.rollback()
             raise
         finally:
             self._in_tx = False
 
-    def _rollback(self) -> None:
-        """Roll back what is open; SQLite may already have rolled back itself (e.g. after SQLITE_FULL)."""
-        if self._con.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self._con.execute("ROLLBACK")
-
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
-        """A consistent read (WAL readers never wait for a writer)."""
+    def snapshot(self) -> Iterator[Backend]:
+        """A consistent read (SQLite WAL readers and PostgreSQL snapshots never wait for a writer)."""
         with self._errors("read"):
-            self._con.execute("BEGIN")
+            self._db.begin_read()
             try:
-                yield self._con
+                yield self._db
             finally:
-                self._rollback()
+                self._db.rollback()
 
     # -- runs -----------------------------------------------------------------------------------------
 
@@ -389,26 +369,25 @@ class Ledger:
             con.execute("DELETE FROM runs WHERE run_date = ?", (d,))
             prev = con.execute("SELECT max(run_date) FROM runs WHERE run_date < ?", (d,)).fetchone()[0]
             cur = findings.select("finding_id", "rule_id", "severity", "line_fingerprint")
-            con.execute("CREATE TEMP TABLE IF NOT EXISTS cur (finding_id TEXT PRIMARY KEY, rule_id TEXT, "
-                        "severity TEXT, line_fingerprint TEXT)")
-            con.execute("DELETE FROM temp.cur")
-            con.executemany("INSERT INTO temp.cur VALUES (?, ?, ?, ?)", cur.iter_rows())
+            tonight = con.temp_table("cur", "finding_id TEXT PRIMARY KEY, rule_id TEXT, severity TEXT, "
+                                            "line_fingerprint TEXT")
+            con.executemany(f"INSERT INTO {tonight} VALUES (?, ?, ?, ?)", cur.iter_rows())
             rows = con.execute(
-                """SELECT c.finding_id,
-                          EXISTS (SELECT 1 FROM run_findings p WHERE p.finding_id = c.finding_id
-                                  AND p.line_fingerprint = c.line_fingerprint AND p.run_date < :d),
+                f"""SELECT c.finding_id,
+                          CAST(EXISTS (SELECT 1 FROM run_findings p WHERE p.finding_id = c.finding_id
+                                  AND p.line_fingerprint = c.line_fingerprint AND p.run_date < ?) AS INTEGER),
                           d.disposition, d.reviewer_note
-                   FROM temp.cur c
+                   FROM {tonight} c
                    LEFT JOIN decisions d ON d.decision_id = (
                        SELECT max(x.decision_id) FROM decisions x
                        WHERE x.finding_id = c.finding_id AND x.line_fingerprint = c.line_fingerprint
-                         AND x.report_run_date <= :d)""", {"d": d}).fetchall()
+                         AND x.report_run_date <= ?)""", (d, d)).fetchall()
             known = pl.DataFrame(rows, schema={"finding_id": pl.String, "_seen": pl.Int64,
                                                "previous_disposition": pl.String, "previous_note": pl.String},
                                  orient="row")
             resolved_rows = con.execute(
-                """SELECT rule_id, count(*) FROM run_findings WHERE run_date = ?
-                   AND finding_id NOT IN (SELECT finding_id FROM temp.cur) GROUP BY rule_id""",
+                f"""SELECT rule_id, count(*) FROM run_findings WHERE run_date = ?
+                   AND finding_id NOT IN (SELECT finding_id FROM {tonight}) GROUP BY rule_id""",
                 (prev,)).fetchall() if prev else []
             status = (pl.when(pl.col("previous_disposition").is_not_null()).then(pl.lit("decided"))
                       .when(pl.col("_seen") == 1).then(pl.lit("recurring")).otherwise(pl.lit("new")))
@@ -442,19 +421,19 @@ class Ledger:
                 """SELECT run_date, findings, new, recurring, decided, closed, resolved FROM runs
                    WHERE run_date <= ? ORDER BY run_date DESC LIMIT ?""", (d, HISTORY_RUNS)).fetchall(),
                 schema=HISTORY_SCHEMA, orient="row").reverse()
-            con.execute("DELETE FROM temp.cur")
+            con.execute(f"DELETE FROM {tonight}")
         closed_ids = out.filter(pl.col("_closed")).get_column("finding_id").to_list()
         return RunView(path=self.path, run_date=run_date, previous_run_date=prev, findings=out.drop("_closed"),
                        closed_ids=closed_ids, by_rule=by_rule, history=history, counts=counts,
                        run_id=run_id, seal=seal, outcomes=outcomes)
 
     def _key(self) -> bytes:
-        return bytes.fromhex(self._con.execute("SELECT key FROM ledger_key").fetchone()[0])
+        return bytes.fromhex(self._db.execute("SELECT key FROM ledger_key").fetchone()[0])
 
     def report(self, run_id: str) -> dict[str, Any] | None:
         """The record of a report this ledger wrote (run_id, run_date, seal, ...), or None."""
         with self._errors("read"):
-            cur = self._con.execute("SELECT * FROM reports WHERE run_id = ?", (run_id,))
+            cur = self._db.execute("SELECT * FROM reports WHERE run_id = ?", (run_id,))
             row = cur.fetchone()
             return dict(zip([c[0] for c in cur.description], row)) if row else None
 
@@ -466,57 +445,62 @@ class Ledger:
 
     def run_record(self, run_date: str) -> dict[str, Any] | None:
         with self._errors("read"):
-            cur = self._con.execute("SELECT * FROM runs WHERE run_date = ?", (run_date,))
+            cur = self._db.execute("SELECT * FROM runs WHERE run_date = ?", (run_date,))
             row = cur.fetchone()
             return dict(zip([c[0] for c in cur.description], row)) if row else None
 
     def run_findings(self, run_date: str) -> dict[str, tuple[str, str]]:
         """finding_id -> (rule_id, line_fingerprint) of one run."""
         with self._errors("read"):
-            return {f: (r, fp) for f, r, fp in self._con.execute(
+            return {f: (r, fp) for f, r, fp in self._db.execute(
                 "SELECT finding_id, rule_id, line_fingerprint FROM run_findings WHERE run_date = ?",
                 (run_date,))}
 
     def latest_decisions(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str | None]]:
         """(finding_id, fingerprint) -> (disposition, note) of the latest decision on that version."""
-        out: dict[tuple[str, str], tuple[str, str | None]] = {}
-        with self._errors("read"):
-            for f, fp in keys:
-                row = self._con.execute(
-                    """SELECT disposition, reviewer_note FROM decisions WHERE finding_id = ?
-                       AND line_fingerprint = ? ORDER BY decision_id DESC LIMIT 1""", (f, fp)).fetchone()
-                if row:
-                    out[(f, fp)] = (row[0], row[1])
-        return out
+        if not keys:
+            return {}
+        with self._errors("read"):  # one query for the whole workbook (a round trip each is slow on a server)
+            wanted = self._db.temp_table("wanted", "finding_id TEXT, line_fingerprint TEXT")
+            self._db.executemany(f"INSERT INTO {wanted} VALUES (?, ?)", list(keys))
+            rows = self._db.execute(
+                f"""SELECT w.finding_id, w.line_fingerprint, d.disposition, d.reviewer_note FROM {wanted} w
+                    JOIN decisions d ON d.decision_id = (
+                        SELECT max(x.decision_id) FROM decisions x
+                        WHERE x.finding_id = w.finding_id AND x.line_fingerprint = w.line_fingerprint)"""
+            ).fetchall()
+            self._db.execute(f"DELETE FROM {wanted}")
+        return {(f, fp): (disp, note) for f, fp, disp, note in rows}
 
     def record_import(self, *, workbook_path: str, workbook_sha256: str, modified_by: str | None,
                       report_run_date: str, rows_read: int, decisions: Sequence[NewDecision],
                       unchanged: int, imported_by: str | None, report_run_id: str | None = None) -> int:
-        """Record one accepted import and its decisions; call inside :meth:`transaction`."""
+        """Record one accepted import and its decisions, each with who made it (`imported_by`: the OS
+        user or ``--reviewer``) and when; call inside :meth:`transaction`."""
         now = _now()
         with self.transaction() as con, self._errors("written"):
-            cur = con.execute(
+            import_id = int(con.execute(
                 """INSERT INTO imports (imported_at, imported_by, workbook_path, workbook_sha256,
                    workbook_modified_by, report_run_date, rows_read, decisions, unchanged, report_run_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING import_id""",
                 (now, imported_by, workbook_path, workbook_sha256, modified_by, report_run_date, rows_read,
-                 len(decisions), unchanged, report_run_id))
-            import_id = int(cur.lastrowid)
+                 len(decisions), unchanged, report_run_id)).fetchone()[0])
             con.executemany(
                 """INSERT INTO decisions (import_id, finding_id, rule_id, line_fingerprint, disposition,
-                   closes, reviewer_note, report_run_date, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   closes, reviewer_note, report_run_date, decided_at, decided_by)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [(import_id, x.finding_id, x.rule_id, x.line_fingerprint, x.disposition, int(x.closes),
-                  x.reviewer_note, report_run_date, now) for x in decisions])
+                  x.reviewer_note, report_run_date, now, imported_by) for x in decisions])
         return import_id
 
     def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple]:
         """Read-only helper for status reports and tests."""
         with self._errors("read"):
-            return self._con.execute(sql, params).fetchall()
+            return self._db.execute(sql, params).fetchall()
 
     def integrity_ok(self) -> bool:
         with self._errors("read"):
-            return self._con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            return self._db.integrity_ok()
 
     # -- status ---------------------------------------------------------------------------------------
 
@@ -532,25 +516,26 @@ class Ledger:
                 return Status(self.path, self.schema_version, None, None, 0, imp, pl.DataFrame(
                     schema=STATUS_SCHEMA))
             rows = con.execute(
-                """SELECT f.rule_id, f.status, d.disposition FROM run_findings f
+                """SELECT f.rule_id, f.status, d.disposition, d.decided_by, d.decided_at FROM run_findings f
                    LEFT JOIN decisions d ON d.decision_id = (
                        SELECT max(x.decision_id) FROM decisions x
                        WHERE x.finding_id = f.finding_id AND x.line_fingerprint = f.line_fingerprint)
                    WHERE f.run_date = ?""", (last[0],)).fetchall()
         outcomes = ReviewOutcomes.from_json(last[1])
-        frame = pl.DataFrame(rows, schema={"rule_id": pl.String, "run_status": pl.String,
-                                           "disposition": pl.String}, orient="row")
+        frame = pl.DataFrame(rows, schema={k: v for k, v in STATUS_SCHEMA.items() if k != "closed"},
+                             orient="row")
         frame = frame.with_columns(_closing(frame.get_column("disposition"), outcomes).alias("closed"))
         return Status(self.path, self.schema_version, last[0], last[2], runs, imp, frame)
 
 
 STATUS_SCHEMA = {"rule_id": pl.String, "run_status": pl.String, "disposition": pl.String,
-                 "closed": pl.Boolean}
+                 "decided_by": pl.String, "decided_at": pl.String, "closed": pl.Boolean}
+UNKNOWN_REVIEWER = "(unknown)"
 
 
 @dataclass
 class Status:
-    path: Path
+    path: Path | str
     schema_version: int
     last_run: str | None
     previous_run: str | None
@@ -567,6 +552,18 @@ class Status:
                      closed=pl.col("closed").sum())
                 .with_columns(pl.exclude("rule_id").cast(pl.Int64))
                 .sort("rule_id"))
+
+    def per_reviewer(self) -> pl.DataFrame:
+        """Per reviewer, the last run's findings whose decision in force is theirs: decided, closed,
+        still open, and when they last decided one."""
+        f = self.findings.filter(pl.col("disposition").is_not_null())
+        return (f.with_columns(pl.col("decided_by").fill_null(UNKNOWN_REVIEWER))
+                .group_by("decided_by")
+                .agg(decided=pl.len(), closed=pl.col("closed").sum(), open=(~pl.col("closed")).sum(),
+                     last_decided_at=pl.col("decided_at").max())
+                .with_columns(pl.col("decided", "closed", "open").cast(pl.Int64))
+                .rename({"decided_by": "reviewer"})
+                .sort("reviewer"))
 
     def per_decision(self) -> pl.DataFrame:
         f = self.findings.with_columns(pl.col("disposition").fill_null("(no decision yet)"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ReviewImportError
+from .errors import ReviewImportError, UsageError
 from .ledger import Ledger, NewDecision
 from .ruleconfig import ReviewOutcomes
 from .safexlsx import Cell, Workbook, WorkbookRefused
@@ -58,7 +58,7 @@ class ReviewedWorkbook:
 @dataclass
 class ImportResult:
     path: Path
-    ledger: Path
+    ledger: Path | str  # the SQLite file or the PostgreSQL URL
     report_run_date: str
     import_id: int
     rows_read: int
@@ -67,6 +67,7 @@ class ImportResult:
     notes_without_disposition: int
     by_disposition: dict[str, int] = field(default_factory=dict)
     closing: int = 0
+    reviewer: str | None = None  # who the decisions are recorded as made by
 
 
 def _norm(header: Any) -> str:
@@ -217,9 +218,11 @@ def _where(rows: list[ReviewedRow]) -> str:
     return shown + (f" and {len(rows) - SHOWN} more" if len(rows) > SHOWN else "")
 
 
-def import_workbook(path: str | Path, ledger_path: str | Path, *, timeout: float | None = None
-                    ) -> ImportResult:
-    """Validate a reviewed workbook against the ledger and record its decisions (all or nothing)."""
+def import_workbook(path: str | Path, ledger_path: str | Path, *, timeout: float | None = None,
+                    reviewer: str | None = None) -> ImportResult:
+    """Validate a reviewed workbook against the ledger and record its decisions (all or nothing), made
+    by `reviewer` (default: the operating-system user)."""
+    reviewer = _reviewer(reviewer)
     wb = read_workbook(path)
     with Ledger.open(ledger_path, create=False, timeout=timeout) as ledger:
         # everything below is checked under the write lock, so nothing changes between check and write
@@ -236,12 +239,12 @@ def import_workbook(path: str | Path, ledger_path: str | Path, *, timeout: float
             import_id = ledger.record_import(
                 workbook_path=str(wb.path), workbook_sha256=wb.sha256, modified_by=wb.modified_by,
                 report_run_date=wb.run_date, rows_read=len(wb.rows), decisions=decisions,
-                unchanged=unchanged, imported_by=_user(), report_run_id=wb.run_id)
+                unchanged=unchanged, imported_by=reviewer, report_run_id=wb.run_id)
     by_disp: dict[str, int] = {}
     for d in decisions:
         by_disp[d.disposition] = by_disp.get(d.disposition, 0) + 1
-    return ImportResult(wb.path, Path(ledger_path), wb.run_date, import_id, len(wb.rows), len(decisions),
-                        unchanged, notes_only, by_disp, sum(d.closes for d in decisions))
+    return ImportResult(wb.path, ledger.path, wb.run_date, import_id, len(wb.rows), len(decisions),
+                        unchanged, notes_only, by_disp, sum(d.closes for d in decisions), reviewer)
 
 
 def _check_origin(wb: ReviewedWorkbook, ledger: Ledger) -> None:
@@ -317,6 +320,16 @@ def _decisions(wb: ReviewedWorkbook, outcomes: ReviewOutcomes, known: dict[str, 
         decisions.append(NewDecision(fid, rule_id, fingerprint, disposition, outcomes.closes(disposition),
                                      r.note))
     return decisions, unchanged, notes_only
+
+
+def _reviewer(name: str | None) -> str | None:
+    """--reviewer NAME (one line of printable text, at most 100 characters) or the OS user."""
+    if name is None:
+        return _user()
+    name = name.strip()
+    if not name or len(name) > 100 or not name.isprintable():
+        raise UsageError("--reviewer must be a name of 1 to 100 printable characters")
+    return name
 
 
 def _user() -> str | None:

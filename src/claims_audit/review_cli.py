@@ -15,8 +15,9 @@ import typer
 
 # = ledger.default_path(Path("reports")), spelt out so that `--help` does not import polars
 DEFAULT_LEDGER = Path("reports") / "claims-audit-ledger.sqlite"
-LEDGER_HELP = (f"Review ledger (SQLite). Default: {DEFAULT_LEDGER}, the ledger 'claims-audit run' keeps next "
-               "to its reports with the default --out.")
+LEDGER_HELP = (f"Review ledger: an SQLite file or a PostgreSQL URL postgresql://user@host/db (password from "
+               f"PGPASSWORD or ~/.pgpass, never in the URL). Default: {DEFAULT_LEDGER}, the ledger "
+               "'claims-audit run' keeps next to its reports with the default --out.")
 
 review_app = typer.Typer(
     name="review",
@@ -34,13 +35,15 @@ review_app = typer.Typer(
 def import_cmd(
     workbook: Annotated[Path, typer.Argument(help="A claims-audit report (.xlsx) with dispositions and "
                                                   "reviewer notes filled in on its Findings sheet.")],
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Who made these decisions, as the "
+                        "ledger records them (default: the operating-system user).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
 ) -> None:
     """Record the decisions of a reviewed report in the ledger (all or nothing)."""
     from .review import import_workbook
 
-    res = import_workbook(workbook, ledger or DEFAULT_LEDGER)
+    res = import_workbook(workbook, ledger or DEFAULT_LEDGER, reviewer=reviewer)
     if res.notes_without_disposition:
         typer.echo(f"  {res.notes_without_disposition} row(s) have a reviewer note but no disposition; "
                    "those notes were not recorded (choose a disposition to record them)", err=True)
@@ -49,14 +52,14 @@ def import_cmd(
     what = ", ".join(f"{k} {v}" for k, v in sorted(res.by_disposition.items())) or "none"
     typer.echo(f"Imported {res.recorded} decision(s) from the report of run {res.report_run_date} "
                f"({what}); {res.unchanged} unchanged; {res.closing} close their finding.")
-    typer.echo(f"Ledger: {res.ledger} (import {res.import_id})")
+    typer.echo(f"Ledger: {res.ledger} (import {res.import_id}, by {res.reviewer or '(unknown)'})")
 
 
 @review_app.command("status")
 def status_cmd(
-    ledger: Annotated[Optional[Path], typer.Option("--ledger", help=LEDGER_HELP)] = None,
+    ledger: Annotated[Optional[str], typer.Option("--ledger", help=LEDGER_HELP)] = None,
 ) -> None:
-    """Open findings of the last run per rule and per reviewer decision.
+    """Open findings of the last run per rule, per reviewer decision and per reviewer.
 
     Decisions imported since that run are included; closed findings are counted separately.
     """
@@ -85,6 +88,12 @@ def status_cmd(
     dec_rows = [("disposition", "findings", "")] + [
         (d, str(n), "closed" if closed else "open") for d, closed, n in per_dec.iter_rows()]
     _table(dec_rows)
+    per_reviewer = st.per_reviewer()
+    if per_reviewer.height:
+        typer.echo("\nBy reviewer (the decision in force on each finding):\n")
+        _table([("reviewer", "decided", "closed", "open", "last decision")] + [
+            (r["reviewer"], str(r["decided"]), str(r["closed"]), str(r["open"]), r["last_decided_at"] or "")
+            for r in per_reviewer.iter_rows(named=True)])
 
 
 def _table(rows: list[tuple[str, ...]]) -> None:
