@@ -45,7 +45,7 @@ import polars as pl
 from . import __version__
 from .errors import ConfigError, ExitCode, LedgerError
 from .ruleconfig import ReviewOutcomes
-from .store import Backend, Location, locate, retry_busy
+from .store import APPLICATION_ID, Backend, Location, locate, retry_busy  # noqa: F401 (APPLICATION_ID: re-exported)
 
 DEFAULT_NAME = "claims-audit-ledger.sqlite"
 DEFAULT_TIMEOUT = 60.0
