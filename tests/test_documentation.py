@@ -367,3 +367,19 @@ def test_rules_version_changes_when_a_documentation_file_changes(tmp_path, monke
 def test_every_rule_of_this_module_is_in_the_catalogue():
     ids = {r.id for r in rules_pkg.catalogue()}
     assert {"APPROACH_MISMATCH", "SITE_MISMATCH", "DOCUMENTATION_INCOMPLETE", "DOCUMENTATION_CONFLICT"} <= ids
+
+
+@pytest.mark.parametrize("limit", [64 << 20, 0])
+def test_texts_classified_once_per_run_give_the_classification_of_each_group(limit):
+    """A run seen group by group reuses the classification of texts an earlier group had (bounded by
+    limit_bytes; with no room it classifies every group afresh): the same doc_* columns either way."""
+    from claims_audit import sample
+
+    lines = sample.generate(6_000, seed=3).filter(pl.col("procedure_code") == "34421").with_row_index("line_key")
+    first, second = lines.head(lines.height // 2), lines.tail(lines.height - lines.height // 2)
+    known = doc.ClassifiedTexts(limit_bytes=limit)
+    grouped = pl.concat([doc.classify(first, known=known), doc.classify(second, known=known)])
+    assert grouped.equals(doc.classify(lines))
+    assert (known.frame is None) == (limit == 0)
+    if known.frame is not None:  # the second group's repeated texts came from the first
+        assert known.frame.height < first.height + second.height

@@ -555,8 +555,33 @@ def _tidy(e: pl.Expr) -> pl.Expr:
 # classification
 # --------------------------------------------------------------------------------------------------------
 
-def classify(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFrame:
-    """Add the doc_* columns (docs/design.md) to lines that carry the documentation columns."""
+class ClassifiedTexts:
+    """The classifications of distinct (approach, site, note) texts already made in a run, so that a run
+    whose rules see its members group by group classifies a text once, as a run seen whole does
+    (templated notes recur across groups). Bounded: past `limit_bytes` nothing more is added."""
+
+    def __init__(self, limit_bytes: int = 64 << 20):
+        self.limit_bytes = limit_bytes
+        self.frame: pl.DataFrame | None = None
+
+    def classify(self, keys: pl.DataFrame, vocab: Vocabulary) -> pl.DataFrame:
+        """classify_texts of `keys` (distinct FIELDS rows), reusing what is known."""
+        if self.frame is None:
+            result = classify_texts(keys, vocab)
+            self.frame = result if result.estimated_size() <= self.limit_bytes else None
+            return result
+        known = keys.join(self.frame, on=list(FIELDS), how="inner", nulls_equal=True)
+        fresh = keys.join(self.frame.select(FIELDS), on=list(FIELDS), how="anti", nulls_equal=True)
+        result = classify_texts(fresh, vocab) if fresh.height else self.frame.clear()
+        if self.frame.estimated_size() + result.estimated_size() <= self.limit_bytes:
+            self.frame = pl.concat([self.frame, result])
+        return pl.concat([known.select(result.columns), result])
+
+
+def classify(lines: pl.DataFrame, vocab: Vocabulary | None = None, known: ClassifiedTexts | None = None
+             ) -> pl.DataFrame:
+    """Add the doc_* columns (docs/design.md) to lines that carry the documentation columns. `known`: the
+    texts a run has classified already (each distinct text is classified once per run)."""
     vocab = vocab or load_vocabulary()
     missing = [c for c in FIELDS if c not in lines.columns]
     base = lines.with_columns([pl.lit(None, pl.String).alias(c) for c in missing]) if missing else lines
@@ -564,7 +589,7 @@ def classify(lines: pl.DataFrame, vocab: Vocabulary | None = None) -> pl.DataFra
     if base.height == 0:
         return base.with_columns([pl.lit(None, t).alias(c) for c, t in DOC_COLUMNS.items()]).drop(missing)
     keys = base.select(FIELDS).unique()
-    result = classify_texts(keys, vocab)
+    result = known.classify(keys, vocab) if known is not None else classify_texts(keys, vocab)
     out = base.join(result, on=list(FIELDS), how="left", nulls_equal=True, maintain_order="left")
     return out.drop(missing) if missing else out
 

@@ -166,11 +166,11 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
             records = records_mod.load(records, store.claim_lines(), store.audited_lines())
         if history is not None:
             reading.stage("claims history")
-        groups, lines_34421, nights = [], 0, []
+        groups, lines_34421, nights, known = [], 0, [], documentation.ClassifiedTexts()
         for lines in store.buckets(_no_lines(layout)):
             night = (against_history(history, lines, summaries, run_date, rule_config) if history is not None
                      else None)
-            doc, output = apply_rules(lines, rule_config, records, night)
+            doc, output = apply_rules(lines, rule_config, records, night, known)
             groups.append(finding_rows(lines, output, doc, night.history_lines if night is not None else None))
             lines_34421 += doc.height
             nights.append(night)
@@ -403,8 +403,8 @@ def against_history(history: Any, lines: pl.DataFrame, summaries: list[InputSumm
                    record=recorded_for_later_nights(context))
 
 
-def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any = None, night: Any = None
-                ) -> tuple[pl.DataFrame, pl.DataFrame]:
+def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any = None, night: Any = None,
+                known: documentation.ClassifiedTexts | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every registered rule over the whole run.
 
     Returns the documentation classification of the audited lines (line_key + doc_* columns) and the
@@ -415,10 +415,10 @@ def apply_rules(lines: pl.DataFrame, config: RuleConfig = DEFAULT, records: Any 
     target = lines.filter(pl.col("procedure_code").is_in(list(ruledata.audited_codes())))
     if records is not None and records.assigned:  # the record text is read as the line's op_note
         from . import records as records_mod
-        classified = documentation.classify(records_mod.attach(target, records))
+        classified = documentation.classify(records_mod.attach(target, records), known=known)
         classified = records_mod.attribute(classified, target, records)
     else:
-        classified = documentation.classify(target)
+        classified = documentation.classify(target, known=known)
     doc = classified.select("line_key", *[c for c in classified.columns if c.startswith("doc_")])
     if night is None:
         output = registry.evaluate(rule_inputs(lines, config, classified=classified), config)

@@ -137,8 +137,15 @@ class RetainedLines:
         """The retained lines of the run, one bucket of members after another, each in file order: every
         audited and family line, and the other kept lines of members with an audited line. `empty`: the
         frame of a bucket with no line (its schema is that of a piece). Each bucket is read once."""
-        wanted = self._whole | pl.col("member_id").is_in(self._wanted_members().implode())
+        members = self._wanted_members()
+        if self.bucket_count > 1:  # each group's filter holds its own members only (a 1/n-size set)
+            groups = pl.DataFrame(members).with_columns(member_bucket(self.bucket_count)).partition_by(
+                "_bucket", as_dict=True, include_key=False)
         for number in range(self.bucket_count):
+            if self.bucket_count > 1:
+                mine = groups.get((number,))
+                members = mine.get_column("member_id") if mine is not None else members.clear()
+            wanted = self._whole | pl.col("member_id").is_in(members.implode())
             parts, self._parts[number] = self._parts[number], []
             frames = []
             for part in parts:
