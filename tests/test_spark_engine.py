@@ -226,3 +226,18 @@ def test_member_buckets_keep_each_member_whole():
     assert again.equals(frame.select(member_bucket(7)).to_series()) and again.max() < 7 and again.min() >= 0
     with pytest.raises(ValueError):
         member_bucket(0)
+
+
+def test_a_failing_task_names_only_the_exception_type(monkeypatch):
+    """What a task raises reaches Spark's logs: never the message (it could quote a claim value)."""
+    monkeypatch.delenv("CLAIMS_AUDIT_DEBUG", raising=False)
+
+    @spark_engine._scrubbed
+    def task(value):
+        yield 1
+        raise ValueError(f"could not parse {value!r}")
+
+    with pytest.raises(RuntimeError) as caught:
+        list(task("M0001-secret"))
+    assert str(caught.value) == "claims-audit task failed (ValueError)"
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

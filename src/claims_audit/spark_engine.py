@@ -58,7 +58,8 @@ INSTALL_HINT = "--engine spark needs PySpark: pip install '.[spark]'"
 DEFAULT_MASTER = "local[*]"
 FILE_SHIFT = 40  # provisional key = file index << 40 | position in the file (files up to 2**40 lines)
 BUCKET_INPUT_BYTES = 128 << 20  # about this much input per member bucket (a bucket is one Python worker's work)
-ROWS_PER_BLOB = 200_000  # rows of one Arrow blob travelling through Spark
+ROWS_PER_BLOB = 200_000
+FILE_TASKS_PER_CORE = 4  # rows of one Arrow blob travelling through Spark
 BLOB_SCHEMA = "bucket int, file int, kind string, payload binary"
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 # what a Spark started here defaults to (Spark's own configuration wins): no web UI, no console progress
@@ -232,7 +233,9 @@ def _bucket_count(inputs: tuple[InputFile, ...], parallelism: int) -> int:
 
 def _collect(spark: Any, job: Job) -> list[tuple[int, int, str, bytes]]:
     """Run the one Spark job and bring its blobs to the driver: (bucket, file, kind, payload)."""
-    files = spark.range(0, len(job.inputs), numPartitions=max(len(job.inputs), 1))
+    # one file per task up to a few tasks per core; past that each task reads several files in turn
+    tasks = max(min(len(job.inputs), FILE_TASKS_PER_CORE * spark.sparkContext.defaultParallelism), 1)
+    files = spark.range(0, len(job.inputs), numPartitions=tasks)
     read = files.mapInArrow(lambda batches: _read_task(job, batches), BLOB_SCHEMA)
     grouped = read.repartition(job.buckets + 1, "bucket").groupBy("bucket").applyInArrow(
         lambda table: _bucket_task(job, table), BLOB_SCHEMA)
