@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import os
+import re
 import sys
 import threading
 import time
@@ -241,3 +242,21 @@ def test_a_failing_task_names_only_the_exception_type(monkeypatch):
         list(task("M0001-secret"))
     assert str(caught.value) == "claims-audit task failed (ValueError)"
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+@pytest.mark.slow
+def test_a_run_whose_workers_cannot_run_exits_4_without_a_report_and_quietly(tmp_path):
+    """A real process whose Python workers get too little memory (Spark's own setting) to start: the job
+    fails, the run exits 4 with one Error line, writes nothing, and Spark's console says only errors."""
+    from conftest import run_subprocess
+
+    out = tmp_path / "out"
+    proc = run_subprocess("run", "--out", out, "--run-date", RUN_DATE, "--no-ledger", "--engine", "spark",
+                          "--master", "local[1]", SAMPLES,
+                          env={"PYSPARK_SUBMIT_ARGS": "--conf spark.executor.pyspark.memory=300m pyspark-shell"})
+    assert proc.returncode == 4, proc.stderr[-2000:]
+    assert proc.stderr.rstrip().splitlines()[-1].startswith("Error: the Spark job could not finish")
+    assert not out.exists() or not list(out.glob("claims-audit-*"))
+    logged = [ln for ln in proc.stderr.splitlines() if re.match(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ", ln)]
+    assert logged and all(" ERROR " in ln for ln in logged), "Spark's log is at error level"
+    assert "Traceback" not in proc.stderr.split("Error: ")[-1]
