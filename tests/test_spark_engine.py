@@ -21,7 +21,6 @@ import polars as pl
 import pytest
 
 from claims_audit import pipeline, sample, spark_engine
-from claims_audit.buckets import member_bucket, split_by_member
 from hostile import RUN_DATE, csv_text, good, header_text, row_text, sheet_rows, write_bytes
 
 RUN = dt.date.fromisoformat(RUN_DATE)
@@ -216,19 +215,6 @@ def test_options_the_spark_engine_cannot_take_exit_2(cli, tmp_path, args, words)
     assert words in res.output
 
 
-def test_member_buckets_keep_each_member_whole():
-    frame = sample.generate(5_000, seed=3)
-    parts = split_by_member(frame, 7)
-    assert sum(p.height for p in parts.values()) == frame.height
-    owners = pl.concat([p.select("member_id").unique().with_columns(pl.lit(k).alias("bucket"))
-                        for k, p in parts.items()])
-    assert owners.get_column("member_id").is_unique().all()
-    again = frame.select(member_bucket(7)).to_series()
-    assert again.equals(frame.select(member_bucket(7)).to_series()) and again.max() < 7 and again.min() >= 0
-    with pytest.raises(ValueError):
-        member_bucket(0)
-
-
 def test_a_failing_task_names_only_the_exception_type(monkeypatch):
     """What a task raises reaches Spark's logs: never the message (it could quote a claim value)."""
     monkeypatch.delenv("CLAIMS_AUDIT_DEBUG", raising=False)
@@ -260,3 +246,26 @@ def test_a_run_whose_workers_cannot_run_exits_4_without_a_report_and_quietly(tmp
     logged = [ln for ln in proc.stderr.splitlines() if re.match(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ", ln)]
     assert logged and all(" ERROR " in ln for ln in logged), "Spark's log is at error level"
     assert "Traceback" not in proc.stderr.split("Error: ")[-1]
+
+
+def test_urls_are_read_through_sparks_own_file_systems(spark, tmp_path):
+    """A file:// URL takes the path of s3a://, abfss:// or gs:// inputs: listed and read by Spark (its
+    Hadoop configuration), then validated and audited by our code: the same findings as locally."""
+    _hostile_corpus(tmp_path / "night")
+    lake = tmp_path / "lake"
+    sample.write(sample.generate(3_000, seed=5), lake / "year=2026" / "part-0.parquet")
+    (lake / "_SUCCESS").write_bytes(b"")
+    local = pipeline.run([tmp_path / "night", lake / "year=2026" / "part-0.parquet"], RUN)
+    on_spark = spark_engine.run([f"file://{tmp_path / 'night'}", f"file://{lake}"], RUN)
+    names = [Path(i.path).name for i in on_spark.inputs]
+    assert names == [Path(i.path).name for i in local.inputs]
+    assert all(i.path.startswith("file:") for i in on_spark.inputs)
+    assert [(i.status, i.error, i.rows_read, i.rows_audited, i.rows_rejected) for i in on_spark.inputs] == [
+        (i.status, i.error, i.rows_read, i.rows_audited, i.rows_rejected) for i in local.inputs]
+    def as_paths(frame: pl.DataFrame) -> pl.DataFrame:  # file:/x/y (Hadoop's spelling) read as /x/y
+        return frame.with_columns(pl.col(pl.String).str.replace_all(f"file:{tmp_path}", str(tmp_path), literal=True))
+
+    assert as_paths(on_spark.findings).equals(local.findings)
+    assert on_spark.findings.height > 10
+    assert as_paths(on_spark.rejected).equals(local.rejected)
+    assert [(Path(p).name, reason) for p, reason in on_spark.ignored] == [("_SUCCESS", "Spark/Hive bookkeeping or hidden file")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +73,8 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
         # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
         reader = History(history_folder, store) if history_folder is not None else None
         result = run_engine(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, progress=progress, records=records, history=reader,
-                              work_dir=out, **_memory(memory_limit))
+                            rule_config=rule_config, progress=progress, records=records, history=reader,
+                            work_dir=out, **_memory(memory_limit))
         if progress:
             progress(pipeline.ProgressEvent("report"))
         if ledger_path is None:
@@ -119,7 +120,6 @@ def _engine(engine: str, master: str | None, *, history: Path | None, records: P
             raise UsageError("--master needs --engine spark")
         return pipeline.run
     if engine == "spark":
-        import functools
         from . import spark_engine
         spark_engine.check_options(history=history, records=records)
         return functools.partial(spark_engine.run, master=master)

@@ -36,10 +36,12 @@ import io
 import math
 import os
 import pickle
+import re
 import sys
 import tempfile
+from urllib.parse import unquote
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +49,9 @@ import polars as pl
 
 from . import __version__, pipeline
 from .buckets import member_bucket
-from .errors import ClaimsAuditError, ExitCode, ReconciliationError, UsageError
+from .errors import ClaimsAuditError, ExitCode, NoInputError, ReconciliationError, UsageError
 from .findings import assemble
-from .readers import DEFAULT_CHUNK_BYTES, InputFile, ReadOptions, discover
+from .readers import COMPRESSED, DEFAULT_CHUNK_BYTES, SUPPORTED, SUPPORTED_TEXT, InputFile, ReadOptions, discover
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules import OUTPUT_SCHEMA, rules_version
 from .schema import Layout, load_layout, load_mapping, validate_mapping
@@ -85,6 +87,8 @@ class Job:
     config: RuleConfig
     chunk_bytes: int | None
     buckets: int
+    remote: dict[str, int] = field(default_factory=dict)  # file URL read through Spark -> input index
+    remote_empty: frozenset[int] = frozenset()  # empty files listed through Spark (Spark reads no row of them)
 
 
 # --- inputs ------------------------------------------------------------------------------------------------
@@ -137,6 +141,56 @@ def _dataset_files(folder: Path, display: str) -> tuple[list[str], list[InputFil
         else:
             files.append(shown)
     return files, ignored
+
+
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # s3a://, abfss://, gs://, hdfs://, file://: Spark's file systems
+
+
+def _remote_inputs(spark: Any, urls: list[str]) -> tuple[list[InputFile], dict[str, int]]:
+    """The files under each URL, listed through Spark's own file systems (its Hadoop configuration:
+    credentials, endpoints) in path order, and their sizes. Spark/Hive bookkeeping files are ignored;
+    other files are audited or rejected by type as a local folder's are."""
+    found: list[InputFile] = []
+    sizes: dict[str, int] = {}
+    for url in urls:
+        try:
+            rows = _listing(spark, url)
+        except Exception as exc:
+            found.append(InputFile(Path(url.rstrip("/").rsplit("/", 1)[-1] or "input"), url,
+                                   problem=f"path cannot be listed through Spark ({type(exc).__name__})"))
+            continue
+        for path, length in sorted(rows):
+            found.append(_remote_file(path, path.rsplit("/", 1)[-1]))
+            sizes[path] = int(length)
+    return found, sizes
+
+
+def _listing(spark: Any, url: str) -> list[tuple[str, int]]:
+    """(path, bytes) of every file at or under `url`, through Hadoop's FileSystem with Spark's configuration.
+    (Spark's own file listing would leave out empty and hidden files without a word.)"""
+    path = spark._jvm.org.apache.hadoop.fs.Path(url)
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+    status = fs.getFileStatus(path)
+    if status.isFile():
+        return [(unquote(status.getPath().toString()), int(status.getLen()))]
+    files, found = fs.listFiles(path, True), []
+    while files.hasNext():
+        status = files.next()
+        found.append((unquote(status.getPath().toString()), int(status.getLen())))
+    return found
+
+
+def _remote_file(path: str, name: str) -> InputFile:
+    suffix = Path(name).suffix.lower()
+    if any(part.startswith(BOOKKEEPING) for part in path.split("/")[3:]):
+        return InputFile(Path(name), path, ignored="Spark/Hive bookkeeping or hidden file")
+    if suffix in COMPRESSED:
+        return InputFile(Path(name), path, problem=f"compressed file ('{suffix}'): decompress it first "
+                                                   f"(supported: {SUPPORTED_TEXT})")
+    if suffix not in SUPPORTED:
+        return InputFile(Path(name), path, problem=f"unsupported file type '{suffix or '(none)'}' "
+                                                   f"(supported: {SUPPORTED_TEXT})")
+    return InputFile(Path(name), path)
 
 
 # --- the Spark session -------------------------------------------------------------------------------------
@@ -205,14 +259,22 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
     validate_mapping(mapping, layout)
-    found = lake_inputs(paths)
-    inputs = tuple(i for i in found if i.ignored is None)
+    local = [p for p in paths if not URL.match(str(p))]
+    found = lake_inputs(local) if local else []
     spark, created = session(master)
     try:
+        remote, sizes = _remote_inputs(spark, [str(p) for p in paths if URL.match(str(p))])
+        found += remote
+        if not any(f.problem is None and f.ignored is None for f in found):
+            raise NoInputError("no input could be found (" + "; ".join(
+                f"{f.display}: {f.problem or f.ignored}" for f in found) + ")")
+        inputs = tuple(i for i in found if i.ignored is None)
         if progress:
             progress(pipeline.ProgressEvent("reading and rules on Spark"))
-        job = Job(inputs, layout, mapping, rule_config, chunk_bytes,
-                  buckets or _bucket_count(inputs, spark.sparkContext.defaultParallelism))
+        urls = {i.display: n for n, i in enumerate(inputs) if sizes.get(i.display) and i.problem is None}
+        count = buckets or _bucket_count(inputs, sizes, spark.sparkContext.defaultParallelism)
+        empty = frozenset(n for n, i in enumerate(inputs) if sizes.get(i.display) == 0 and i.problem is None)
+        job = Job(inputs, layout, mapping, rule_config, chunk_bytes, count, urls, empty)
         blobs = _collect(spark, job)
     finally:
         if created:
@@ -220,12 +282,12 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     return _result(job, found, blobs, run_date or dt.date.today())
 
 
-def _bucket_count(inputs: tuple[InputFile, ...], parallelism: int) -> int:
+def _bucket_count(inputs: tuple[InputFile, ...], sizes: dict[str, int], parallelism: int) -> int:
     """Enough member buckets to keep every core busy, and a bucket small enough for one Python worker."""
     size = 0
     for i in inputs:
         try:
-            size += i.path.stat().st_size
+            size += sizes[i.display] if i.display in sizes else i.path.stat().st_size
         except OSError:
             pass
     return max(2 * parallelism, math.ceil(size / BUCKET_INPUT_BYTES), 1)
@@ -234,9 +296,13 @@ def _bucket_count(inputs: tuple[InputFile, ...], parallelism: int) -> int:
 def _collect(spark: Any, job: Job) -> list[tuple[int, int, str, bytes]]:
     """Run the one Spark job and bring its blobs to the driver: (bucket, file, kind, payload)."""
     # one file per task up to a few tasks per core; past that each task reads several files in turn
-    tasks = max(min(len(job.inputs), FILE_TASKS_PER_CORE * spark.sparkContext.defaultParallelism), 1)
-    files = spark.range(0, len(job.inputs), numPartitions=tasks)
+    local = [n for n in range(len(job.inputs)) if n not in job.remote.values()]
+    tasks = max(min(len(local), FILE_TASKS_PER_CORE * spark.sparkContext.defaultParallelism), 1)
+    files = spark.createDataFrame([(n,) for n in local], "id long").repartition(tasks)
     read = files.mapInArrow(lambda batches: _read_task(job, batches), BLOB_SCHEMA)
+    if job.remote:  # files on Spark's file systems arrive as their bytes, one file a row
+        content = spark.read.format("binaryFile").load(list(job.remote)).select("path", "content")
+        read = read.unionByName(content.mapInArrow(lambda batches: _remote_task(job, batches), BLOB_SCHEMA))
     grouped = read.repartition(job.buckets + 1, "bucket").groupBy("bucket").applyInArrow(
         lambda table: _bucket_task(job, table), BLOB_SCHEMA)
     try:
@@ -298,11 +364,35 @@ def _read_task(job: Job, batches: Iterator[Any]) -> Iterator[Any]:
     keep = read_by_edits(EditContext(ruledata.load(), job.config))
     for batch in batches:
         for index in batch.column(0).to_pylist():
-            yield from _read_one(job, int(index), keep)
+            inp = job.inputs[int(index)]
+            if int(index) in job.remote_empty:  # an empty file on Spark's file systems: read as one
+                with tempfile.TemporaryDirectory(prefix="claims-audit-spark-") as folder:
+                    (Path(folder) / inp.path.name).write_bytes(b"")
+                    yield from _read_one(job, int(index), keep, InputFile(Path(folder) / inp.path.name, inp.display))
+            else:
+                yield from _read_one(job, int(index), keep)
 
 
-def _read_one(job: Job, index: int, keep: pl.Expr) -> Iterator[Any]:
-    inp = job.inputs[index]
+@_scrubbed
+def _remote_task(job: Job, batches: Iterator[Any]) -> Iterator[Any]:
+    """mapInArrow over (path, content) rows of files Spark read: each written to a scratch file (named as
+    the original, whose suffix tells the reader its format) and read as a local file is."""
+    from .rules.claim_edits.context import EditContext, read_by_edits
+    from . import ruledata
+
+    keep = read_by_edits(EditContext(ruledata.load(), job.config))
+    for batch in batches:
+        for path, content in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+            index = job.remote[unquote(path)]
+            with tempfile.TemporaryDirectory(prefix="claims-audit-spark-") as folder:
+                copy = Path(folder) / job.inputs[index].path.name
+                copy.write_bytes(content)
+                del content
+                yield from _read_one(job, index, keep, InputFile(copy, job.inputs[index].display))
+
+
+def _read_one(job: Job, index: int, keep: pl.Expr, inp: InputFile | None = None) -> Iterator[Any]:
+    inp = inp or job.inputs[index]
     kept = _KeptLines(index, keep)
     with tempfile.TemporaryDirectory(prefix="claims-audit-spark-") as scratch:
         options = ReadOptions(job.chunk_bytes, scratch=Path(scratch))
