@@ -269,3 +269,12 @@ def test_urls_are_read_through_sparks_own_file_systems(spark, tmp_path):
     assert on_spark.findings.height > 10
     assert as_paths(on_spark.rejected).equals(local.rejected)
     assert [(Path(p).name, reason) for p, reason in on_spark.ignored] == [("_SUCCESS", "Spark/Hive bookkeeping or hidden file")]
+
+
+@pytest.mark.parametrize("given,meant", [
+    (Path("s3a://bucket/claims/2024"), "s3a://bucket/claims/2024"),  # as the command line hands it over
+    ("abfss://c@acct.dfs.core.windows.net/x", "abfss://c@acct.dfs.core.windows.net/x"),
+    (Path("file:///tmp/lake"), "file:/tmp/lake"),
+])
+def test_urls_survive_the_command_line(given, meant):
+    assert spark_engine.url(str(given)) == meant

@@ -143,7 +143,17 @@ def _dataset_files(folder: Path, display: str) -> tuple[list[str], list[InputFil
     return files, ignored
 
 
-URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # s3a://, abfss://, gs://, hdfs://, file://: Spark's file systems
+# s3a://, abfss://, gs://, hdfs://, file://: Spark's file systems (a command-line PATH arrives as a Path,
+# which folds the // into one: s3a:/bucket/key)
+URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/")
+
+
+def url(text: str) -> str:
+    """A URL as given, with the // a Path made of it dropped put back (file:/x is a URL already)."""
+    match = URL.match(text)
+    if match and match.group(1).lower() != "file" and not text.startswith(match.group(0) + "/"):
+        return f"{match.group(0)}/{text[len(match.group(0)):]}"
+    return text
 
 
 def _remote_inputs(spark: Any, urls: list[str]) -> tuple[list[InputFile], dict[str, int]]:
@@ -159,30 +169,35 @@ def _remote_inputs(spark: Any, urls: list[str]) -> tuple[list[InputFile], dict[s
             found.append(InputFile(Path(url.rstrip("/").rsplit("/", 1)[-1] or "input"), url,
                                    problem=f"path cannot be listed through Spark ({type(exc).__name__})"))
             continue
-        for path, length in sorted(rows):
-            found.append(_remote_file(path, path.rsplit("/", 1)[-1]))
+        root, listed = rows
+        for path, length in sorted(listed):
+            found.append(_remote_file(path, path[len(root):] if path.startswith(root) else path.rsplit("/", 1)[-1]))
             sizes[path] = int(length)
     return found, sizes
 
 
-def _listing(spark: Any, url: str) -> list[tuple[str, int]]:
-    """(path, bytes) of every file at or under `url`, through Hadoop's FileSystem with Spark's configuration.
-    (Spark's own file listing would leave out empty and hidden files without a word.)"""
+def _listing(spark: Any, url: str) -> tuple[str, list[tuple[str, int]]]:
+    """The URL as Hadoop spells it, and (path, bytes) of every file at or under it, through Hadoop's
+    FileSystem with Spark's configuration (Spark's own file listing would leave out empty and hidden
+    files without a word)."""
     path = spark._jvm.org.apache.hadoop.fs.Path(url)
     fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
     status = fs.getFileStatus(path)
+    root = unquote(status.getPath().toString())
     if status.isFile():
-        return [(unquote(status.getPath().toString()), int(status.getLen()))]
+        return root.rsplit("/", 1)[0], [(root, int(status.getLen()))]
     files, found = fs.listFiles(path, True), []
     while files.hasNext():
         status = files.next()
         found.append((unquote(status.getPath().toString()), int(status.getLen())))
-    return found
+    return root, found
 
 
-def _remote_file(path: str, name: str) -> InputFile:
+def _remote_file(path: str, below: str) -> InputFile:
+    """One listed file; `below`: its path under the URL given (where bookkeeping names are looked for)."""
+    name = path.rsplit("/", 1)[-1]
     suffix = Path(name).suffix.lower()
-    if any(part.startswith(BOOKKEEPING) for part in path.split("/")[3:]):
+    if any(part.startswith(BOOKKEEPING) for part in below.split("/") if part):
         return InputFile(Path(name), path, ignored="Spark/Hive bookkeeping or hidden file")
     if suffix in COMPRESSED:
         return InputFile(Path(name), path, problem=f"compressed file ('{suffix}'): decompress it first "
@@ -263,7 +278,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     found = lake_inputs(local) if local else []
     spark, created = session(master)
     try:
-        remote, sizes = _remote_inputs(spark, [str(p) for p in paths if URL.match(str(p))])
+        remote, sizes = _remote_inputs(spark, [url(str(p)) for p in paths if URL.match(str(p))])
         found += remote
         if not any(f.problem is None and f.ignored is None for f in found):
             raise NoInputError("no input could be found (" + "; ".join(
