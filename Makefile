@@ -9,7 +9,7 @@ RUN_DATE ?= $(shell date +%F)
 $(BIN)/claims-audit: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres,spark]'
 	touch $@
 
 setup: $(BIN)/claims-audit

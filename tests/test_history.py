@@ -39,7 +39,7 @@ def cli(cli, ledger_backend):
     return invoke
 
 
-def stored_lines(tmp_path: Path, backend) -> "pl.DataFrame":
+def stored_lines(tmp_path: Path, backend):  # -> polars.DataFrame
     """Every line the claims history holds (its Parquet files, or the history_lines table)."""
     import polars as pl
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,19 +39,23 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
           schema: Path | None = None, rule_config: RuleConfig = DEFAULT, mask: bool = False,
           progress: pipeline.Progress | None = None, ledger: str | Path | None = None,
           no_ledger: bool = False, records: Path | None = None, history: str | Path | None = None,
-          no_history: bool = False, memory_limit: int | None = None) -> AuditRun:
+          no_history: bool = False, memory_limit: int | None = None, engine: str = "local",
+          master: str | None = None) -> AuditRun:
     """Run the audit and write its report.
 
     `ledger`: the review ledger file (default: claims-audit-ledger.sqlite in `out`); `no_ledger`: audit
     without one (no statuses, no Closed sheet, nothing recorded; implies `no_history`). `history`: the
     claims-history folder (default: claims-audit-history beside the ledger); `no_history`: audit tonight's
-    lines on their own and record nothing in history.
+    lines on their own and record nothing in history. `engine`: "local" (this machine) or "spark" (on
+    the Spark `master`, :mod:`claims_audit.spark_engine`; no claims history, no records).
     """
     from .history import History, place
     from .ledger import Ledger, default_path
     from .store import locate
 
     _check_out(out)
+    run_engine = _engine(engine, master, history=history, records=records)
+    no_history = no_history or engine == "spark"
     if ledger is not None and no_ledger:
         raise UsageError("--ledger and --no-ledger cannot be used together")
     if history is not None and (no_history or no_ledger):
@@ -69,9 +74,9 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
         recover(out, _committed)  # leftovers of a killed run into this folder
         # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
         reader = History(history_folder, store) if history_folder is not None else None
-        result = pipeline.run(paths, run_date, schema_path=schema, mapping_path=mapping,
-                              rule_config=rule_config, progress=progress, records=records, history=reader,
-                              work_dir=out, **_memory(memory_limit))
+        result = run_engine(paths, run_date, schema_path=schema, mapping_path=mapping,
+                            rule_config=rule_config, progress=progress, records=records, history=reader,
+                            work_dir=out, **_memory(memory_limit))
         if progress:
             progress(pipeline.ProgressEvent("report"))
         if ledger_path is None:
@@ -108,6 +113,19 @@ def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> 
         superseded=night.superseded)
     night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=night.windows.retention_days))
     return [path] if path is not None else []
+
+
+def _engine(engine: str, master: str | None, *, history: Path | None, records: Path | None) -> Any:
+    """The run function of `engine` (pipeline.run's signature); UsageError for what it cannot do."""
+    if engine == "local":
+        if master is not None:
+            raise UsageError("--master needs --engine spark")
+        return pipeline.run
+    if engine == "spark":
+        from . import spark_engine
+        spark_engine.check_options(history=history, records=records)
+        return functools.partial(spark_engine.run, master=master)
+    raise UsageError(f"--engine must be local or spark, got '{engine}'")
 
 
 def _memory(memory_limit: int | None) -> dict[str, int]:

@@ -165,6 +165,11 @@ def run(
                        "its database).")] = None,
     no_history: Annotated[bool, typer.Option("--no-history", help="Audit tonight's lines on their own: no "
                           "claims history consulted or recorded (--no-ledger implies it).")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="Where the audit runs: local (this machine) or spark "
+                      "(Apache Spark through PySpark, pip install '.[spark]'; no claims history, no --records).")
+                      ] = "local",
+    master: Annotated[Optional[str], typer.Option("--master", help="With --engine spark: the Spark master URL "
+                      "(default local[*]; spark://HOST:7077, k8s://https://HOST:443, yarn).")] = None,
 ) -> None:
     """Audit extracts and write claims-audit-<run-date>.xlsx and .json to --out."""
     from .audit import audit
@@ -175,7 +180,7 @@ def run(
                         rule_config=_load_rule_config(rule_config),
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,
                         records=records, history=history, no_history=no_history,
-                        memory_limit=_memory_limit(memory_limit))
+                        memory_limit=_memory_limit(memory_limit), engine=engine, master=master)
     result = outcome.result
     if not quiet:
         t = result.totals

@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from . import ruledata
+from .buckets import member_bucket
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules.claim_edits.context import EditContext, read_by_edits
 
@@ -54,7 +55,7 @@ class RetainedLines:
 
     ``buckets``: how many groups of members the rules see one after another (1: the whole run at once).
     Every claim edit pairs lines of one member, so the rules over each group give, together, what they
-    give over the whole run (:func:`member_bucket`); a large run is split so that no more than about a
+    give over the whole run (:func:`claims_audit.buckets.member_bucket`); a large run is split so that no more than about a
     group's lines are ever in memory at once."""
 
     def __init__(self, folder: Path, config: RuleConfig = DEFAULT, *, budget_bytes: int = DEFAULT_BUDGET_BYTES,
@@ -115,7 +116,7 @@ class RetainedLines:
             self._parts[0].append(kept)
         else:
             bucketed = kept.with_columns(member_bucket(self.bucket_count))
-            for (number,), part in bucketed.partition_by("_bucket", as_dict=True, include_key=False).items():
+            for (number,), part in bucketed.partition_by("member_bucket", as_dict=True, include_key=False).items():
                 self._parts[number].append(part)
         self._held += held_bytes(kept)
         if self._held > self._budget:
@@ -140,7 +141,7 @@ class RetainedLines:
         members = self._wanted_members()
         if self.bucket_count > 1:  # each group's filter holds its own members only (a 1/n-size set)
             groups = pl.DataFrame(members).with_columns(member_bucket(self.bucket_count)).partition_by(
-                "_bucket", as_dict=True, include_key=False)
+                "member_bucket", as_dict=True, include_key=False)
         for number in range(self.bucket_count):
             if self.bucket_count > 1:
                 mine = groups.get((number,))
@@ -191,12 +192,6 @@ class RetainedLines:
         if not self._claim_lines:
             return pl.DataFrame(schema={"claim_id": pl.String, "line_number": pl.Int64})
         return pl.concat(self._claim_lines, how="vertical_relaxed")
-
-
-def member_bucket(buckets: int) -> pl.Expr:
-    """The group of members a line belongs to (0 .. buckets-1): every line of a member in the same one.
-    polars' hash is stable within a process, which is all a run needs (buckets are never stored)."""
-    return (pl.col("member_id").hash(seed=20261201) % buckets).cast(pl.Int64).alias("_bucket")
 
 
 def by_code(frame: pl.DataFrame, predicate: pl.Expr) -> pl.Expr:
