@@ -3,6 +3,8 @@ checking the reconciliation, and looking inside saved workbooks."""
 
 from __future__ import annotations
 
+import codecs
+
 import csv
 import io
 import json
@@ -135,3 +137,28 @@ def all_cell_text(path: Path) -> list[str]:
                 if isinstance(v, str)]
     finally:
         wb.close()
+
+
+def damaged_night(folder: Path) -> Path:
+    """A folder of every kind of damage at once (a BOM, Windows-1252, empty and header-only files, ragged and
+    cut records, binary bytes, a broken .xlsx, bad values, a blank line, Excel's re-saved values)."""
+    files = {
+        "01 bom.csv": codecs.BOM_UTF8 + csv_text([good(1)]).encode(),
+        "02 cp1252.csv": csv_text([good(2, documented_site="Fémoral")]).encode("cp1252"),
+        "03 empty.csv": b"",
+        "04 header.csv": header_text().encode(),
+        "05 ragged.csv": (header_text() + "\n" + row_text(good(5)) + ",x\n" + row_text(good(6)) + "\n").encode(),
+        "06 cut.csv": (csv_text([good(7)]) + 'C8,1,"open').encode(),
+        "07 binary.csv": bytes(range(256)) * 8,
+        "08 corrupt.xlsx": b"PK\x03\x04broken",
+        "09 values.csv": csv_text([good(9, service_date="2026-02-30"), good(10, units="-1"),
+                                   good(11, procedure_code="")]).encode(),
+        "10 blank.tsv": "\n".join([header_text().replace(",", "\t"), "", row_text(good(12)).replace(",", "\t")
+                                   ]).encode(),
+        "11 excel.csv": csv_text([good(13, charge_amount="$1,234.50", service_date="20261102"),
+                                  good(14, charge_amount="1,2,3", modifier_1="L-T"),
+                                  good(15, member_id="1.23457E+11")], lineterminator="\r\n").encode("cp1252"),
+    }
+    for name, data in files.items():
+        write_bytes(folder / name, data)
+    return folder

@@ -18,7 +18,7 @@ import pytest
 from claims_audit.readers import SUPPORTED_TEXT
 from claims_audit import pipeline
 from conftest import HEADER, line, write_xlsx
-from hostile import (RUN_DATE, assert_reconciled, csv_text, formula_elements, good, header_text, manifest,
+from hostile import (RUN_DATE, assert_reconciled, damaged_night, csv_text, formula_elements, good, header_text, manifest,
                      row_text, run, sheet_rows, write_bytes, xlsx)
 
 COMPANION_ROWS = 3
@@ -342,26 +342,7 @@ def test_forced_reconciliation_mismatch_exits_4_and_writes_no_report(cli, tmp_pa
 
 def test_everything_at_once_reconciles(cli, tmp_path):
     """A folder of every kind of damage at once: one run, every input accounted for."""
-    folder = tmp_path / "night"
-    files = {
-        "01 bom.csv": codecs.BOM_UTF8 + csv_text([good(1)]).encode(),
-        "02 cp1252.csv": csv_text([good(2, documented_site="Fémoral")]).encode("cp1252"),
-        "03 empty.csv": b"",
-        "04 header.csv": header_text().encode(),
-        "05 ragged.csv": (header_text() + "\n" + row_text(good(5)) + ",x\n" + row_text(good(6)) + "\n").encode(),
-        "06 cut.csv": (csv_text([good(7)]) + 'C8,1,"open').encode(),
-        "07 binary.csv": bytes(range(256)) * 8,
-        "08 corrupt.xlsx": b"PK\x03\x04broken",
-        "09 values.csv": csv_text([good(9, service_date="2026-02-30"), good(10, units="-1"),
-                                   good(11, procedure_code="")]).encode(),
-        "10 blank.tsv": "\n".join([header_text().replace(",", "\t"), "", row_text(good(12)).replace(",", "\t")
-                                   ]).encode(),
-        "11 excel.csv": csv_text([good(13, charge_amount="$1,234.50", service_date="20261102"),
-                                  good(14, charge_amount="1,2,3", modifier_1="L-T"),
-                                  good(15, member_id="1.23457E+11")], lineterminator="\r\n").encode("cp1252"),
-    }
-    for name, data in files.items():
-        write_bytes(folder / name, data)
+    folder = damaged_night(tmp_path / "night")
     out = tmp_path / "out"
     res = run(cli, folder, out=out)
     assert res.exit_code == 1, res.output

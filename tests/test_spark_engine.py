@@ -8,7 +8,6 @@ One local[2] Spark session serves the whole module (starting Spark costs most of
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import os
 import re
@@ -21,7 +20,7 @@ import polars as pl
 import pytest
 
 from claims_audit import pipeline, sample, spark_engine
-from hostile import RUN_DATE, csv_text, good, header_text, row_text, sheet_rows, write_bytes
+from hostile import RUN_DATE, csv_text, damaged_night, good, sheet_rows, write_bytes
 
 RUN = dt.date.fromisoformat(RUN_DATE)
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_claims"
@@ -68,22 +67,8 @@ def test_samples_give_the_same_answer(spark):
 
 def _hostile_corpus(folder: Path) -> None:
     """The damage of test_hostile_inputs.test_everything_at_once_reconciles, plus a corrupt Parquet file."""
+    damaged_night(folder)
     files = {
-        "01 bom.csv": codecs.BOM_UTF8 + csv_text([good(1)]).encode(),
-        "02 cp1252.csv": csv_text([good(2, documented_site="Fémoral")]).encode("cp1252"),
-        "03 empty.csv": b"",
-        "04 header.csv": header_text().encode(),
-        "05 ragged.csv": (header_text() + "\n" + row_text(good(5)) + ",x\n" + row_text(good(6)) + "\n").encode(),
-        "06 cut.csv": (csv_text([good(7)]) + 'C8,1,"open').encode(),
-        "07 binary.csv": bytes(range(256)) * 8,
-        "08 corrupt.xlsx": b"PK\x03\x04broken",
-        "09 values.csv": csv_text([good(9, service_date="2026-02-30"), good(10, units="-1"),
-                                   good(11, procedure_code="")]).encode(),
-        "10 blank.tsv": "\n".join([header_text().replace(",", "\t"), "", row_text(good(12)).replace(",", "\t")
-                                   ]).encode(),
-        "11 excel.csv": csv_text([good(13, charge_amount="$1,234.50", service_date="20261102"),
-                                  good(14, charge_amount="1,2,3", modifier_1="L-T"),
-                                  good(15, member_id="1.23457E+11")], lineterminator="\r\n").encode("cp1252"),
         "12 corrupt.parquet": b"PAR1 not really parquet PAR1",
         "13 same member.csv": csv_text([good(16, member_id="M0001"), good(17, member_id="M0001")]).encode(),
     }
