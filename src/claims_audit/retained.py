@@ -28,7 +28,7 @@ from .buckets import member_bucket
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules.claim_edits.context import EditContext, read_by_edits
 
-DEFAULT_BUDGET_BYTES = 512 << 20  # kept lines held in memory before they go to Parquet files
+DEFAULT_BUDGET_BYTES = 640 << 20  # kept lines held in memory before they go to Parquet files
 ALWAYS_KEPT = frozenset({"line_key", "source_row", "source_file", "member_id", "procedure_code"})
 
 
