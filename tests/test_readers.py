@@ -97,6 +97,28 @@ def test_crlf_and_old_mac_line_ends(tmp_path, eol):
     assert not any(s.endswith("\r") for s in _col(raw, "claim_id") + _col(raw, "documented_site"))
 
 
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_lone_cr_outside_quotes_ends_a_row_as_a_spreadsheet_shows_it(tmp_path, eol):
+    """A CR alone in an unquoted cell starts a new row in Excel, LibreOffice and text editors (and in
+    Python's csv module): the rows after it keep the numbers a person sees. Inside quotes it is text."""
+    split = row_text(good(2)).replace("left common femoral vein", "left common\rfemoral vein")
+    quoted = row_text(good(4, op_note="NOTE")).replace("NOTE", '"a\rb"')
+    rows = [row_text(good(1)), split, row_text(good(3)), quoted]
+    p = write_bytes(tmp_path / "cr.csv", eol.join([header_text(), *rows, ""]))
+    raw, v = _checked(p)
+    assert _col(raw, "claim_id") == ["C1", "C3", "C4"] and _col(raw, "source_row") == [2, 5, 6]
+    assert _col(raw, "op_note") == [None, None, "a\rb"]
+    assert raw.structural.get_column("source_row").to_list() == [3, 4]  # 'C2,...,left common' and the rest
+    assert v.rows_rejected == 2 and raw.rows_read == 5
+
+
+def test_a_lone_cr_in_the_header_line_ends_the_header(tmp_path):
+    p = write_bytes(tmp_path / "crhead.csv", header_text() + "\r" + "\n".join([row_text(good(1)),
+                                                                             row_text(good(2)), ""]))
+    raw, _ = _checked(p)
+    assert _col(raw, "claim_id") == ["C1", "C2"] and _col(raw, "source_row") == [2, 3]
+
+
 def test_quoted_fields_with_newlines_quotes_and_separators(tmp_path):
     note = 'Incision in the "left groin",\nthrombus removed;\r\n""quoted"" twice, end'
     p = write_bytes(tmp_path / "q.csv", csv_text([good(1, op_note=note), good(2), good(3, op_note='"')]))

@@ -199,18 +199,20 @@ class _Scan:
     sha256: str | None  # None for text already in memory (transcoded: not the file's bytes)
     separators: int
     quoted: bool
+    lone_cr: bool = False  # may hold a CR alone (see textchunks.lone_cr_as_lf)
 
 
 def _scan(source: Path | bytes, delimiter: str) -> _Scan:
     h = hashlib.sha256() if isinstance(source, Path) else None
     sep = delimiter.encode()
-    separators, quoted = 0, False
+    separators, quoted, lone_cr = 0, False, False
     for chunk in _chunks(source):  # the delimiter is one byte: it cannot straddle two chunks
         if h is not None:
             h.update(chunk)
         separators += chunk.count(sep)
         quoted = quoted or b'"' in chunk
-    return _Scan(h.hexdigest() if h is not None else None, separators, quoted)
+        lone_cr = lone_cr or textchunks.may_hold_lone_cr(chunk)  # a CRLF cut by two chunks: "may"
+    return _Scan(h.hexdigest() if h is not None else None, separators, quoted, lone_cr)
 
 
 DEFAULT_CHUNK_BYTES = 64 << 20  # a piece of a delimited file (see claims_audit.textchunks)
@@ -487,6 +489,8 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
             if first:
                 cut = textchunks.first_boundary(piece)
                 header_bytes = piece[:cut] if cut is not None else piece
+                if header_bytes.endswith(b"\r"):  # ended by a CR alone: a LF, whatever follows it
+                    header_bytes = header_bytes[:-1] + b"\n"
                 source = piece
             else:
                 source = header_bytes + piece
@@ -532,7 +536,12 @@ def _parse_piece(source: bytes, header: list[str], delimiter: str, encoding: str
     """One piece (the header record, then whole records) parsed; raises _NotUtf8."""
     scan = pool.submit(_scan, source, delimiter)  # while polars parses (both release the GIL)
     try:
-        return _parse_body(source, header, delimiter, encoding, scan)
+        parsed = _parse_body(source, header, delimiter, encoding, scan)
+        if not parsed.exact and scan.result().lone_cr:  # the csv module ends a row at a lone CR itself
+            ended = textchunks.lone_cr_as_lf(source)
+            if ended is not None:  # a CR alone outside quotes ends a row, as a spreadsheet shows it
+                parsed = _parse_body(ended, header, delimiter, encoding)
+        return parsed
     except _NotUtf8:
         if encoding in (textchunks.MIXED, textchunks.CP1252, textchunks.LATIN1):
             # cannot happen (the text is UTF-8 now); never let it escape

@@ -4,9 +4,11 @@ A piece ends at a record boundary: for RFC-4180 quoting, a line feed preceded by
 characters counted from the start of the file (an odd number means the line feed is inside a quoted
 field). Every piece therefore starts outside quotes, and parsing the pieces one after another finds the
 very records a parse of the whole file finds. A line feed never occurs inside a UTF-8 or single-byte
-character, so a piece never splits a character either. Irregular quoting (a stray quote inside an
-unquoted field) can make the parity lie; the reader notices it (the piece does not parse cleanly, or no
-boundary turns up) and reads that file as one piece instead.
+character, so a piece never splits a character either. A CR alone (not before a LF) outside quotes also
+ends a record, as in a spreadsheet or a text editor: pieces are still cut at line feeds only, and a
+piece's lone CRs become line feeds before it is parsed (:func:`lone_cr_as_lf`). Irregular quoting (a
+stray quote inside an unquoted field) can make the parity lie; the reader notices it (the piece does
+not parse cleanly, or no boundary turns up) and reads that file as one piece instead.
 
 Files that are not UTF-8 (or single-byte text) on disk are first written as UTF-8 into the run's scratch
 folder by an incremental decoder (UTF-16, UTF-32, classic Mac CR line ends), then cut like any other.
@@ -48,14 +50,44 @@ def last_boundary(data: bytes) -> int | None:
 
 
 def first_boundary(data: bytes) -> int | None:
-    """The end (exclusive) of the first record of `data` (the header of a file)."""
+    """The end (exclusive) of the first record of `data` (the header of a file): a line feed, or a CR
+    alone, outside quotes."""
     quotes, start = 0, 0
-    while (pos := data.find(b"\n", start)) >= 0:
-        quotes += data.count(b'"', start, pos)
+    for match in RECORD_END.finditer(data):
+        quotes += data.count(b'"', start, match.start())
+        start = match.start()
         if quotes % 2 == 0:
-            return pos + 1
-        start = pos + 1
+            return match.end()
     return None
+
+
+# a line end: LF, CRLF, or a CR alone (classic Mac, or a stray CR inside an unquoted cell)
+RECORD_END = re.compile(rb"\r\n|\n|\r")
+LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def may_hold_lone_cr(data: bytes) -> bool:
+    """Whether `data` may hold a CR not followed by a LF (cheap: a search for any CR first)."""
+    return b"\r" in data and LONE_CR.search(data) is not None
+
+
+def lone_cr_as_lf(data: bytes) -> bytes | None:
+    """`data` (which starts outside quotes) with every CR alone outside quotes as a LF, or None when it
+    holds none. A spreadsheet, a text editor and Python's csv module all end a row at such a CR; polars
+    and the line pass split on LF only, so the CR becomes the LF they split on (same length: every
+    offset stays). A CR inside a quoted field is text and stays."""
+    if b"\r" not in data:
+        return None
+    out: bytearray | None = None
+    quotes, start = 0, 0
+    for match in LONE_CR.finditer(data):
+        quotes += data.count(b'"', start, match.start())
+        start = match.start()
+        if quotes % 2 == 0:
+            if out is None:
+                out = bytearray(data)
+            out[match.start()] = 0x0A
+    return bytes(out) if out is not None else None
 
 
 def record_pieces(fh: BinaryIO, chunk_bytes: int | None) -> Iterator[bytes]:
