@@ -163,7 +163,9 @@ def test_blank_lines_are_not_rows_and_keep_row_numbers(tmp_path):
     assert v.rejected.select("source_row", "column").rows() == [(6, "units")]
 
 
-@pytest.mark.parametrize("tail", ['C9,1,"unterminated operative note', 'C9,1,"cut\noff in the middle'])
+@pytest.mark.parametrize("tail", ['C9,1,"unterminated operative note', 'C9,1,"cut\noff in the middle',
+                                  # cut in the last column: every field is there, the quote is still open
+                                  row_text(good(9, op_note="NOTE")).replace("NOTE", '"cut off, ""in""')])
 def test_trailing_unterminated_quote_rejects_only_the_last_row(tmp_path, tail):
     text = csv_text([good(1), good(2, op_note="multi\nline")]) + tail
     raw, v = _checked(write_bytes(tmp_path / "cut.csv", text))

@@ -200,19 +200,21 @@ class _Scan:
     separators: int
     quoted: bool
     lone_cr: bool = False  # may hold a CR alone (see textchunks.lone_cr_as_lf)
+    open_quote: bool = False  # an odd number of quote characters: the text ends inside a quoted field
 
 
 def _scan(source: Path | bytes, delimiter: str) -> _Scan:
     h = hashlib.sha256() if isinstance(source, Path) else None
     sep = delimiter.encode()
-    separators, quoted, lone_cr = 0, False, False
+    separators, quotes, lone_cr = 0, 0, False
     for chunk in _chunks(source):  # the delimiter is one byte: it cannot straddle two chunks
         if h is not None:
             h.update(chunk)
         separators += chunk.count(sep)
-        quoted = quoted or b'"' in chunk
+        if b'"' in chunk:
+            quotes += chunk.count(b'"')
         lone_cr = lone_cr or textchunks.may_hold_lone_cr(chunk)  # a CRLF cut by two chunks: "may"
-    return _Scan(h.hexdigest() if h is not None else None, separators, quoted, lone_cr)
+    return _Scan(h.hexdigest() if h is not None else None, separators, quotes > 0, lone_cr, quotes % 2 == 1)
 
 
 DEFAULT_CHUNK_BYTES = 64 << 20  # a piece of a delimited file (see claims_audit.textchunks)
@@ -677,9 +679,11 @@ def _well_formed(scan: _Scan, body: pl.DataFrame, n: int, delimiter: str) -> boo
 
     The strict parse proved that no record has more than n fields; if the separators in the file number
     exactly (n - 1) per record plus those inside quoted cell values, no record can have fewer either
-    (a short record or a blank line would leave the count short, and nothing can make up for it).
+    (a short record or a blank line would leave the count short, and nothing can make up for it). A
+    text ending inside a quoted field is not proven: polars takes `"cut ""off""` at the end for a closed
+    cell, the line pass sees the open quote and reports the record.
     """
-    if body.height == 0:
+    if body.height == 0 or scan.open_quote:  # polars may close a quote cut off after a doubled ""
         return False
     in_cells = _separators_in_cells(body, n, delimiter) if scan.quoted else 0
     return scan.separators == body.height * (n - 1) + in_cells
