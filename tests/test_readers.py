@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import io
 import os
 import zipfile
 
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given
 
-from claims_audit import readers
+from claims_audit import readers, sample
 from claims_audit.errors import FileRejected, NoInputError
 from claims_audit.readers import SUPPORTED_TEXT, InputFile, discover, read
 from claims_audit.schema import load_layout
 from claims_audit.validation import validate
 from conftest import HEADER, line, write_xlsx
 from hostile import csv_text, good, header_text, row_text, write_bytes
+from test_fuzz import FUZZ, extracts
 
 LAYOUT = load_layout()
 
@@ -412,3 +415,39 @@ def test_audited_lines_have_no_empty_chunks(tmp_path):
     for s in v.lines.get_columns():
         assert s.n_chunks() == 1 or all(c.len() for c in s.get_chunks()), s.name
     v.lines.select(pl.format("claim:{}", pl.col("claim_id")))
+
+
+# --- the separators inside quotes, counted on the bytes (a shortcut of the well-formed proof) ----------
+
+
+def _in_cells(data: bytes, width: int, delimiter: str) -> int | None:
+    try:
+        body = readers._polars_read(data, width, delimiter, ragged=False)
+    except pl.exceptions.PolarsError:
+        return None
+    return readers._separators_in_cells(body, width, delimiter)
+
+
+@FUZZ
+@given(extracts())
+def test_separators_counted_on_the_bytes_are_those_polars_keeps_in_cells(extract):
+    """Wherever the byte count answers (every quote regular), it is the count over the parsed cells."""
+    name, data, _, header = extract
+    delimiter = {".csv": ",", ".tsv": "\t", ".txt": "|"}[name[-4:]]
+    counted = readers._separators_in_quotes(data, delimiter.encode())
+    in_cells = _in_cells(data, len(header), delimiter)
+    if counted is not None and in_cells is not None:
+        assert counted == in_cells
+
+
+def test_separators_in_quotes_on_a_sample_extract_and_stray_quotes():
+    frame = sample.generate(3_000, seed=9, bad_fraction=0.05)
+    buf = io.BytesIO()
+    frame.write_csv(buf)
+    data = buf.getvalue()
+    assert data.count(b'"') > 100
+    assert readers._separators_in_quotes(data, b",") == _in_cells(data, frame.width, ",") > 0
+    for stray in (b'x,a"b,c\n', b'x,"a"b,c\n', b'x, "a,b",c\n'):  # polars' guess, not RFC 4180
+        assert readers._separators_in_quotes(data + stray, b",") is None
+    assert readers._separators_in_quotes(data + b'x,"a,""b"",c",""\r\n', b",") == \
+        readers._separators_in_quotes(data, b",") + 2

@@ -34,10 +34,10 @@ class NoBoundary(Exception):
     """No record boundary within MAX_GROWTH chunk sizes: quoting the parity cannot follow."""
 
 
-def last_boundary(data: bytes) -> int | None:
-    """The end (exclusive) of the last complete record in `data`, which starts outside quotes; None
-    when `data` holds no record boundary."""
-    quotes = data.count(b'"')
+def last_boundary(data: bytes, opened: bool = False) -> int | None:
+    """The end (exclusive) of the last complete record in `data`, which starts outside quotes (inside
+    a quoted field when `opened`); None when `data` holds no record boundary."""
+    quotes = data.count(b'"') + opened
     end = len(data)
     pos = data.rfind(b"\n")
     while pos >= 0:
@@ -90,32 +90,42 @@ def lone_cr_as_lf(data: bytes) -> bytes | None:
     return bytes(out) if out is not None else None
 
 
-def record_pieces(fh: BinaryIO, chunk_bytes: int | None) -> Iterator[bytes]:
+def header_record(piece: bytes) -> bytes:
+    """The first record of a file's first piece (its header), ending in a LF even where a CR alone
+    ends it (so that the record after it in a later piece is never taken for the LF of a CRLF)."""
+    cut = first_boundary(piece)
+    head = piece[:cut] if cut is not None else piece
+    return head[:-1] + b"\n" if head.endswith(b"\r") else head
+
+
+def record_pieces(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = False) -> Iterator[bytes]:
     """The rest of `fh` in pieces of about `chunk_bytes`, each ending at a record boundary (the last at
-    the end of the file). ``chunk_bytes=None``: the whole rest as one piece. Raises NoBoundary."""
+    the end of the file). ``chunk_bytes=None``: the whole rest as one piece. With `repeat_header`, every
+    piece after the first starts with the first one's :func:`header_record`, joined in the one copy
+    that makes the piece (a piece is copied once from what was read). Raises NoBoundary."""
     if chunk_bytes is None:
         yield fh.read()
         return
-    carry = b""
+    carry, head, first = b"", b"", True
     while True:
         block = fh.read(chunk_bytes)
         if not block:
             if carry:
-                yield carry
+                yield head + carry
             return
-        data = carry + block if carry else block
-        cut = last_boundary(data)
+        cut = last_boundary(block, opened=carry.count(b'"') % 2 == 1)  # the carry holds no boundary
         if cut is None:
-            if len(data) > MAX_GROWTH * chunk_bytes:
+            carry += block
+            if len(carry) > MAX_GROWTH * chunk_bytes:
                 raise NoBoundary()
-            carry = data
             continue
-        if cut == len(data):
-            carry = b""
-            yield data
-        else:
-            carry = data[cut:]
-            yield data[:cut]
+        view = memoryview(block)
+        piece = block if not (head or carry) and cut == len(block) else b"".join((head, carry, view[:cut]))
+        carry = bytes(view[cut:])
+        if first and repeat_header:
+            head = header_record(piece)
+        first = False
+        yield piece
 
 
 # --- a UTF-8 view of a file --------------------------------------------------------------------------
