@@ -690,12 +690,8 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
                 raise _NotUtf8() from None
             return _parse_with_csv_module(source, header, delimiter, encoding)
     if strict and _well_formed(scan.result() if scan else _scan(source, delimiter), body, n, delimiter):
-        rows = body.height
-        counts = pl.DataFrame({"fields": pl.repeat(n, rows, dtype=pl.Int64, eager=True),
-                               "blank": pl.repeat(False, rows, eager=True),
-                               "unterminated": pl.repeat(False, rows, eager=True)})
         header = ["" if v is None else v for v in body.row(0)[:n]]
-        return _assemble(body, counts, header, delimiter, encoding)
+        return _assemble(body, None, header, delimiter, encoding)  # proven: no blank or broken record
     counts = _field_counts(source, delimiter)
     if (counts is None or counts.height != body.height or counts.height == 0
             or counts.item(0, "fields") != len(header) or not _aligned(body, counts, delimiter)):
@@ -891,11 +887,17 @@ def _ends_in_open_quote(record: str, delimiter: str) -> bool:
     return False
 
 
-def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimiter: str,
+def _assemble(body: pl.DataFrame, info: pl.DataFrame | None, header: list[str], delimiter: str,
               encoding: str) -> _Parsed:
+    """The records after the header, numbered as the spreadsheet rows they are, without the blank and
+    the broken ones (`info`: each record's fields, blank, unterminated; None: every record is whole)."""
     n = len(header)
-    body = pl.concat([body, info], how="horizontal").with_row_index(ROW, offset=1)
     records = max(body.height - 1, 0)
+    if info is None:
+        body = body.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)).slice(1)
+        return _Parsed(header, body.select(ROW, *[f"__c{i}" for i in range(n)]), [], encoding, delimiter, 0,
+                       records=records)
+    body = pl.concat([body, info], how="horizontal").with_row_index(ROW, offset=1)
     body = body.with_columns(pl.col(ROW).cast(pl.Int64)).slice(1)  # drop the header record
     blank_lines = body.select(pl.col("blank").sum()).item() or 0
     if blank_lines:  # filters copy every column's cell views: only when there is something to drop
