@@ -122,6 +122,7 @@ def record_pieces(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = F
         view = memoryview(block)
         piece = block if not (head or carry) and cut == len(block) else b"".join((head, carry, view[:cut]))
         carry = bytes(view[cut:])
+        del view, block  # not held while the piece is parsed: the piece is a copy
         if first and repeat_header:
             head = header_record(piece)
         first = False
