@@ -451,3 +451,31 @@ def test_separators_in_quotes_on_a_sample_extract_and_stray_quotes():
         assert readers._separators_in_quotes(data + stray, b",") is None
     assert readers._separators_in_quotes(data + b'x,"a,""b"",c",""\r\n', b",") == \
         readers._separators_in_quotes(data, b",") + 2
+
+
+def test_rows_split_at_a_lone_cr_as_libreoffice_shows_them(tmp_path):
+    """The spreadsheet itself is the judge of where a row ends: LibreOffice opens a file with a CR alone
+    in an unquoted cell and in a quoted one, and shows the rows the reader numbers."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("LibreOffice is not installed: CI=true needs it (.ci/run installs it)")
+        pytest.skip("LibreOffice is not installed (no 'soffice' on PATH)")
+    split = row_text(good(2)).replace("left common femoral vein", "left common\rfemoral vein")
+    quoted = row_text(good(4, op_note="NOTE")).replace("NOTE", '"a\rb"')
+    text = "\n".join([header_text(), row_text(good(1)), split, row_text(good(3)), quoted, ""])
+    src = write_bytes(tmp_path / "cr.csv", text)
+    subprocess.run([exe, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless", "--norestore",
+                    "--convert-to", "xlsx", "--outdir", str(tmp_path / "lo"), str(src)], check=True,
+                   capture_output=True, timeout=240, env={**os.environ, "HOME": str(tmp_path)})
+    wb = openpyxl.load_workbook(tmp_path / "lo" / "cr.xlsx", read_only=True)
+    shown = [r for r in wb.active.iter_rows(values_only=True)]
+    wb.close()
+    raw = _read(src)
+    assert len(shown) == 1 + raw.rows_read + raw.blank_lines == 6  # the header, then one row per record
+    assert [shown[row - 1][0] for row in _col(raw, "source_row")] == _col(raw, "claim_id") == ["C1", "C3", "C4"]
+    assert [shown[row - 1][0] for row in raw.structural.get_column("source_row")] == ["C2", "femoral vein"]
+    assert shown[5][-1] == _col(raw, "op_note")[-1].replace("\r", "\n")  # LibreOffice shows the CR as a break

@@ -142,6 +142,21 @@ def test_pieces_end_at_record_boundaries_only():
         assert all(p.endswith(b"\n") and p.count(b'"') % 2 == 0 for p in pieces)
 
 
+@pytest.mark.parametrize("data", [b'"h\n1",h2\n1,"a\nb"\n2,x\n"3\n",y\n', b'h1,h2\r1,x\n2,"y\n"\n\n3,z'])
+def test_later_pieces_start_with_the_header_record(data):
+    """With repeat_header every piece after the first starts with the header record (a CR alone ending
+    it becomes a LF), and the rest of the pieces are the file, in order, each byte once."""
+    header = textchunks.header_record(data)
+    for size in range(1, len(data) + 1):
+        try:
+            first, *later = textchunks.record_pieces(io.BytesIO(data), size, repeat_header=True)
+        except textchunks.NoBoundary:
+            continue
+        assert all(p.startswith(header) for p in later)
+        assert first + b"".join(p[len(header):] for p in later) == data
+    assert header in (b'"h\n1",h2\n', b"h1,h2\n")
+
+
 @pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-16-le", "utf-8-sig", "latin-1"])
 def test_other_encodings_are_streamed_with_the_decoding_of_the_whole_file(tmp_path, encoding):
     rows = [line(claim_id=f"C{i}", op_note="Fémoral, côté gauche" if i % 5 == 0 else "") for i in range(60)]
