@@ -18,8 +18,9 @@ size's (the 50M-line run must take at most 5.5x the 10M-line run).
 `--stages` adds, in the same alternation, two processes that stop part-way through the audit, to show
 where the time goes as whole processes (not profiler estimates):
 
-* `read`: the extract read as text with its structure proven (every record has the header's number of
-  fields) and its SHA-256 taken, as `claims-audit run` reads it;
+* `read`: the extract read as text in pieces (readers.read_chunks, the default piece size) with its
+  structure proven (every record has the header's number of fields) and its SHA-256 taken, as
+  `claims-audit run` reads it;
 * `read+validate`: the same, plus every cell checked against the layout and cast.
 
 Like `claims-audit run`, they end with `os._exit` (the frames are not freed one by one).
@@ -42,8 +43,9 @@ STAGE_CODE = """\
 import os, sys
 from claims_audit import readers, schema, validation
 layout = schema.load_layout()
-raw = readers.read(readers.discover([{path!r}])[0], layout)
-{validate}sys.stdout.flush()
+for raw in readers.read_chunks(readers.discover([{path!r}])[0], layout, None, readers.ReadOptions()):
+    {validate}
+sys.stdout.flush()
 os._exit(0)
 """
 
@@ -60,7 +62,7 @@ def measure(cmd: list[str]) -> tuple[float, float, int]:
 
 def stage_command(extract: Path, validate: bool) -> list[str]:
     """A process that reads the extract as the audit does (and validates it), then stops."""
-    code = STAGE_CODE.format(path=str(extract), validate="validation.validate(raw, layout)\n" if validate else "")
+    code = STAGE_CODE.format(path=str(extract), validate="validation.validate(raw, layout)" if validate else "pass")
     return [sys.executable, "-c", code]
 
 

@@ -25,14 +25,16 @@ INJECTIONS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=2+2", "\r=3+3", '=HYPERLINK("h
 
 def csv_text(rows: list[dict[str, str]], header: list[str] | None = None, delimiter: str = ",",
              lineterminator: str = "\n") -> str:
-    """An extract as text, written by Python's csv module (quotes fields only when needed)."""
+    """An extract as text, written by Python's csv module (quotes fields only when needed). A field
+    holding a CR or LF is quoted whatever the line end, as spreadsheets write it (the csv module alone
+    quotes only the characters of its own line terminator; a CR left bare ends a row when read)."""
     header = header or HEADER
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=delimiter, lineterminator=lineterminator)
-    w.writerow(header)
-    for r in rows:
-        w.writerow([r.get(h, "") for h in header])
-    return buf.getvalue()
+    records = []
+    for fields in [header, *([r.get(h, "") for h in header] for r in rows)]:
+        buf = io.StringIO()
+        csv.writer(buf, delimiter=delimiter, lineterminator="\r\n").writerow(fields)
+        records.append(buf.getvalue()[:-2])
+    return "".join(record + lineterminator for record in records)
 
 
 def row_text(row: dict[str, str], header: list[str] | None = None) -> str:

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import io
 import os
 import zipfile
 
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given
 
-from claims_audit import readers
+from claims_audit import readers, sample
 from claims_audit.errors import FileRejected, NoInputError
 from claims_audit.readers import SUPPORTED_TEXT, InputFile, discover, read
 from claims_audit.schema import load_layout
 from claims_audit.validation import validate
 from conftest import HEADER, line, write_xlsx
 from hostile import csv_text, good, header_text, row_text, write_bytes
+from test_fuzz import FUZZ, extracts
 
 LAYOUT = load_layout()
 
@@ -97,6 +100,28 @@ def test_crlf_and_old_mac_line_ends(tmp_path, eol):
     assert not any(s.endswith("\r") for s in _col(raw, "claim_id") + _col(raw, "documented_site"))
 
 
+@pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_lone_cr_outside_quotes_ends_a_row_as_a_spreadsheet_shows_it(tmp_path, eol):
+    """A CR alone in an unquoted cell starts a new row in Excel, LibreOffice and text editors (and in
+    Python's csv module): the rows after it keep the numbers a person sees. Inside quotes it is text."""
+    split = row_text(good(2)).replace("left common femoral vein", "left common\rfemoral vein")
+    quoted = row_text(good(4, op_note="NOTE")).replace("NOTE", '"a\rb"')
+    rows = [row_text(good(1)), split, row_text(good(3)), quoted]
+    p = write_bytes(tmp_path / "cr.csv", eol.join([header_text(), *rows, ""]))
+    raw, v = _checked(p)
+    assert _col(raw, "claim_id") == ["C1", "C3", "C4"] and _col(raw, "source_row") == [2, 5, 6]
+    assert _col(raw, "op_note") == [None, None, "a\rb"]
+    assert raw.structural.get_column("source_row").to_list() == [3, 4]  # 'C2,...,left common' and the rest
+    assert v.rows_rejected == 2 and raw.rows_read == 5
+
+
+def test_a_lone_cr_in_the_header_line_ends_the_header(tmp_path):
+    p = write_bytes(tmp_path / "crhead.csv", header_text() + "\r" + "\n".join([row_text(good(1)),
+                                                                             row_text(good(2)), ""]))
+    raw, _ = _checked(p)
+    assert _col(raw, "claim_id") == ["C1", "C2"] and _col(raw, "source_row") == [2, 3]
+
+
 def test_quoted_fields_with_newlines_quotes_and_separators(tmp_path):
     note = 'Incision in the "left groin",\nthrombus removed;\r\n""quoted"" twice, end'
     p = write_bytes(tmp_path / "q.csv", csv_text([good(1, op_note=note), good(2), good(3, op_note='"')]))
@@ -141,7 +166,9 @@ def test_blank_lines_are_not_rows_and_keep_row_numbers(tmp_path):
     assert v.rejected.select("source_row", "column").rows() == [(6, "units")]
 
 
-@pytest.mark.parametrize("tail", ['C9,1,"unterminated operative note', 'C9,1,"cut\noff in the middle'])
+@pytest.mark.parametrize("tail", ['C9,1,"unterminated operative note', 'C9,1,"cut\noff in the middle',
+                                  # cut in the last column: every field is there, the quote is still open
+                                  row_text(good(9, op_note="NOTE")).replace("NOTE", '"cut off, ""in""')])
 def test_trailing_unterminated_quote_rejects_only_the_last_row(tmp_path, tail):
     text = csv_text([good(1), good(2, op_note="multi\nline")]) + tail
     raw, v = _checked(write_bytes(tmp_path / "cut.csv", text))
@@ -388,3 +415,67 @@ def test_audited_lines_have_no_empty_chunks(tmp_path):
     for s in v.lines.get_columns():
         assert s.n_chunks() == 1 or all(c.len() for c in s.get_chunks()), s.name
     v.lines.select(pl.format("claim:{}", pl.col("claim_id")))
+
+
+# --- the separators inside quotes, counted on the bytes (a shortcut of the well-formed proof) ----------
+
+
+def _in_cells(data: bytes, width: int, delimiter: str) -> int | None:
+    try:
+        body = readers._polars_read(data, width, delimiter, ragged=False)
+    except pl.exceptions.PolarsError:
+        return None
+    return readers._separators_in_cells(body, width, delimiter)
+
+
+@FUZZ
+@given(extracts())
+def test_separators_counted_on_the_bytes_are_those_polars_keeps_in_cells(extract):
+    """Wherever the byte count answers (every quote regular), it is the count over the parsed cells."""
+    name, data, _, header = extract
+    delimiter = {".csv": ",", ".tsv": "\t", ".txt": "|"}[name[-4:]]
+    counted = readers._separators_in_quotes(data, delimiter.encode())
+    in_cells = _in_cells(data, len(header), delimiter)
+    if counted is not None and in_cells is not None:
+        assert counted == in_cells
+
+
+def test_separators_in_quotes_on_a_sample_extract_and_stray_quotes():
+    frame = sample.generate(3_000, seed=9, bad_fraction=0.05)
+    buf = io.BytesIO()
+    frame.write_csv(buf)
+    data = buf.getvalue()
+    assert data.count(b'"') > 100
+    assert readers._separators_in_quotes(data, b",") == _in_cells(data, frame.width, ",") > 0
+    for stray in (b'x,a"b,c\n', b'x,"a"b,c\n', b'x, "a,b",c\n'):  # polars' guess, not RFC 4180
+        assert readers._separators_in_quotes(data + stray, b",") is None
+    assert readers._separators_in_quotes(data + b'x,"a,""b"",c",""\r\n', b",") == \
+        readers._separators_in_quotes(data, b",") + 2
+
+
+def test_rows_split_at_a_lone_cr_as_libreoffice_shows_them(tmp_path):
+    """The spreadsheet itself is the judge of where a row ends: LibreOffice opens a file with a CR alone
+    in an unquoted cell and in a quoted one, and shows the rows the reader numbers."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("soffice") or shutil.which("libreoffice")
+    if exe is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("LibreOffice is not installed: CI=true needs it (.ci/run installs it)")
+        pytest.skip("LibreOffice is not installed (no 'soffice' on PATH)")
+    split = row_text(good(2)).replace("left common femoral vein", "left common\rfemoral vein")
+    quoted = row_text(good(4, op_note="NOTE")).replace("NOTE", '"a\rb"')
+    text = "\n".join([header_text(), row_text(good(1)), split, row_text(good(3)), quoted, ""])
+    src = write_bytes(tmp_path / "cr.csv", text)
+    subprocess.run([exe, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless", "--norestore",
+                    "--convert-to", "xlsx", "--outdir", str(tmp_path / "lo"), str(src)], check=True,
+                   capture_output=True, timeout=240, env={**os.environ, "HOME": str(tmp_path)})
+    wb = openpyxl.load_workbook(tmp_path / "lo" / "cr.xlsx", read_only=True)
+    shown = [r for r in wb.active.iter_rows(values_only=True)]
+    wb.close()
+    raw = _read(src)
+    assert len(shown) == 1 + raw.rows_read + raw.blank_lines == 6  # the header, then one row per record
+    assert [shown[row - 1][0] for row in _col(raw, "source_row")] == _col(raw, "claim_id") == ["C1", "C3", "C4"]
+    assert [shown[row - 1][0] for row in raw.structural.get_column("source_row")] == ["C2", "femoral vein"]
+    assert shown[5][-1] == _col(raw, "op_note")[-1].replace("\r", "\n")  # LibreOffice shows the CR as a break

@@ -199,18 +199,57 @@ class _Scan:
     sha256: str | None  # None for text already in memory (transcoded: not the file's bytes)
     separators: int
     quoted: bool
+    lone_cr: bool = False  # may hold a CR alone (see textchunks.lone_cr_as_lf)
+    open_quote: bool = False  # an odd number of quote characters: the text ends inside a quoted field
+    in_quotes: int | None = None  # separators inside quoted fields (see _separators_in_quotes)
 
 
 def _scan(source: Path | bytes, delimiter: str) -> _Scan:
     h = hashlib.sha256() if isinstance(source, Path) else None
     sep = delimiter.encode()
-    separators, quoted = 0, False
+    separators, quotes, lone_cr = 0, 0, False
     for chunk in _chunks(source):  # the delimiter is one byte: it cannot straddle two chunks
         if h is not None:
             h.update(chunk)
         separators += chunk.count(sep)
-        quoted = quoted or b'"' in chunk
-    return _Scan(h.hexdigest() if h is not None else None, separators, quoted)
+        if b'"' in chunk:
+            quotes += chunk.count(b'"')
+        lone_cr = lone_cr or textchunks.may_hold_lone_cr(chunk)  # a CRLF cut by two chunks: "may"
+    in_quotes = None
+    if isinstance(source, bytes) and 0 < quotes <= len(source) // QUOTES_COUNTED_PER_BYTE:
+        in_quotes = _separators_in_quotes(source, sep)
+    return _Scan(h.hexdigest() if h is not None else None, separators, quotes > 0, lone_cr, quotes % 2 == 1,
+                 in_quotes)
+
+
+# a text with at most one quote character in this many bytes has its separators inside quotes counted on
+# its bytes (one step per quoted field); more quotes (every field quoted): on the parsed cells instead
+QUOTES_COUNTED_PER_BYTE = 1024
+_LF, _CR, _QUOTE = 0x0A, 0x0D, 0x22
+
+
+def _separators_in_quotes(data: bytes, sep: bytes) -> int | None:
+    """How many separators stand inside quoted fields of `data` (which starts outside quotes), counted
+    on the bytes, between each opening quote and the next quote; None when a quote stands where RFC 4180
+    puts none (an opening quote not at the start of a field, a closing one not at its end: a stray
+    quote). Where every quote is regular, these are the separators polars keeps inside cell values, and
+    this costs one step per quoted field instead of a pass over every cell of every column."""
+    delimiter, size = sep[0], len(data)
+    count, previous_end = 0, -2
+    pos = data.find(b'"')
+    while pos >= 0:
+        end = data.find(b'"', pos + 1)
+        if end < 0:
+            return None  # ends inside a quoted field
+        before = data[pos - 1] if pos else _LF
+        if before != delimiter and before != _LF and pos != previous_end + 1:  # "" inside a field: escaped
+            return None
+        if end + 1 < size and data[end + 1] not in (delimiter, _LF, _CR, _QUOTE):
+            return None
+        count += data.count(sep, pos, end)
+        previous_end = end
+        pos = data.find(b'"', end + 1)
+    return count
 
 
 DEFAULT_CHUNK_BYTES = 64 << 20  # a piece of a delimited file (see claims_audit.textchunks)
@@ -476,22 +515,20 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
         if hasher is not None and start:
             hasher.update(fh.read(start))
         fh.seek(start)
-        pieces = textchunks.record_pieces(fh, options.chunk_bytes)
+        pieces = textchunks.record_pieces(fh, options.chunk_bytes, repeat_header=True)
         try:
             piece, following = next(pieces, None), next(pieces, None)
         except textchunks.NoBoundary:
             raise ReadAgain(again) from None
-        header_bytes, offset, first = b"", 0, True
+        header_length, offset, first = 0, 0, True
         size, consumed = max(view.stat().st_size - start, 1), 0
         while piece is not None:
-            if first:
-                cut = textchunks.first_boundary(piece)
-                header_bytes = piece[:cut] if cut is not None else piece
-                source = piece
-            else:
-                source = header_bytes + piece
+            if first:  # every later piece starts with a copy of the header record
+                header_length = len(textchunks.header_record(piece))
+            own = memoryview(piece)[0 if first else header_length:]  # the file's bytes in this piece
             if hasher is not None:
-                pool.submit(hasher.update, piece)  # one worker: the pieces are hashed in order
+                pool.submit(hasher.update, own)  # one worker: the pieces are hashed in order
+            source = piece
             if options.legacy:
                 source = textchunks.legacy_to_utf8(source, options.legacy)
             try:
@@ -502,7 +539,7 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
                 raise ReadAgain(again)
             parsed = _shifted(parsed, offset)
             offset += parsed.records
-            consumed += len(piece)
+            consumed += len(own)
             parsed.read_fraction = min(consumed / size, 1.0)
             del source
             if following is None and hasher is not None:
@@ -532,7 +569,12 @@ def _parse_piece(source: bytes, header: list[str], delimiter: str, encoding: str
     """One piece (the header record, then whole records) parsed; raises _NotUtf8."""
     scan = pool.submit(_scan, source, delimiter)  # while polars parses (both release the GIL)
     try:
-        return _parse_body(source, header, delimiter, encoding, scan)
+        parsed = _parse_body(source, header, delimiter, encoding, scan)
+        if not parsed.exact and scan.result().lone_cr:  # the csv module ends a row at a lone CR itself
+            ended = textchunks.lone_cr_as_lf(source)
+            if ended is not None:  # a CR alone outside quotes ends a row, as a spreadsheet shows it
+                parsed = _parse_body(ended, header, delimiter, encoding)
+        return parsed
     except _NotUtf8:
         if encoding in (textchunks.MIXED, textchunks.CP1252, textchunks.LATIN1):
             # cannot happen (the text is UTF-8 now); never let it escape
@@ -648,12 +690,8 @@ def _parse_body(source: Path | bytes, header: list[str], delimiter: str, encodin
                 raise _NotUtf8() from None
             return _parse_with_csv_module(source, header, delimiter, encoding)
     if strict and _well_formed(scan.result() if scan else _scan(source, delimiter), body, n, delimiter):
-        rows = body.height
-        counts = pl.DataFrame({"fields": pl.repeat(n, rows, dtype=pl.Int64, eager=True),
-                               "blank": pl.repeat(False, rows, eager=True),
-                               "unterminated": pl.repeat(False, rows, eager=True)})
         header = ["" if v is None else v for v in body.row(0)[:n]]
-        return _assemble(body, counts, header, delimiter, encoding)
+        return _assemble(body, None, header, delimiter, encoding)  # proven: no blank or broken record
     counts = _field_counts(source, delimiter)
     if (counts is None or counts.height != body.height or counts.height == 0
             or counts.item(0, "fields") != len(header) or not _aligned(body, counts, delimiter)):
@@ -668,11 +706,15 @@ def _well_formed(scan: _Scan, body: pl.DataFrame, n: int, delimiter: str) -> boo
 
     The strict parse proved that no record has more than n fields; if the separators in the file number
     exactly (n - 1) per record plus those inside quoted cell values, no record can have fewer either
-    (a short record or a blank line would leave the count short, and nothing can make up for it).
+    (a short record or a blank line would leave the count short, and nothing can make up for it). A
+    text ending inside a quoted field is not proven: polars takes `"cut ""off""` at the end for a closed
+    cell, the line pass sees the open quote and reports the record.
     """
-    if body.height == 0:
+    if body.height == 0 or scan.open_quote:  # polars may close a quote cut off after a doubled ""
         return False
-    in_cells = _separators_in_cells(body, n, delimiter) if scan.quoted else 0
+    in_cells = 0
+    if scan.quoted:
+        in_cells = scan.in_quotes if scan.in_quotes is not None else _separators_in_cells(body, n, delimiter)
     return scan.separators == body.height * (n - 1) + in_cells
 
 
@@ -845,11 +887,17 @@ def _ends_in_open_quote(record: str, delimiter: str) -> bool:
     return False
 
 
-def _assemble(body: pl.DataFrame, info: pl.DataFrame, header: list[str], delimiter: str,
+def _assemble(body: pl.DataFrame, info: pl.DataFrame | None, header: list[str], delimiter: str,
               encoding: str) -> _Parsed:
+    """The records after the header, numbered as the spreadsheet rows they are, without the blank and
+    the broken ones (`info`: each record's fields, blank, unterminated; None: every record is whole)."""
     n = len(header)
-    body = pl.concat([body, info], how="horizontal").with_row_index(ROW, offset=1)
     records = max(body.height - 1, 0)
+    if info is None:
+        body = body.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)).slice(1)
+        return _Parsed(header, body.select(ROW, *[f"__c{i}" for i in range(n)]), [], encoding, delimiter, 0,
+                       records=records)
+    body = pl.concat([body, info], how="horizontal").with_row_index(ROW, offset=1)
     body = body.with_columns(pl.col(ROW).cast(pl.Int64)).slice(1)  # drop the header record
     blank_lines = body.select(pl.col("blank").sum()).item() or 0
     if blank_lines:  # filters copy every column's cell views: only when there is something to drop

@@ -4,9 +4,11 @@ A piece ends at a record boundary: for RFC-4180 quoting, a line feed preceded by
 characters counted from the start of the file (an odd number means the line feed is inside a quoted
 field). Every piece therefore starts outside quotes, and parsing the pieces one after another finds the
 very records a parse of the whole file finds. A line feed never occurs inside a UTF-8 or single-byte
-character, so a piece never splits a character either. Irregular quoting (a stray quote inside an
-unquoted field) can make the parity lie; the reader notices it (the piece does not parse cleanly, or no
-boundary turns up) and reads that file as one piece instead.
+character, so a piece never splits a character either. A CR alone (not before a LF) outside quotes also
+ends a record, as in a spreadsheet or a text editor: pieces are still cut at line feeds only, and a
+piece's lone CRs become line feeds before it is parsed (:func:`lone_cr_as_lf`). Irregular quoting (a
+stray quote inside an unquoted field) can make the parity lie; the reader notices it (the piece does
+not parse cleanly, or no boundary turns up) and reads that file as one piece instead.
 
 Files that are not UTF-8 (or single-byte text) on disk are first written as UTF-8 into the run's scratch
 folder by an incremental decoder (UTF-16, UTF-32, classic Mac CR line ends), then cut like any other.
@@ -32,10 +34,10 @@ class NoBoundary(Exception):
     """No record boundary within MAX_GROWTH chunk sizes: quoting the parity cannot follow."""
 
 
-def last_boundary(data: bytes) -> int | None:
-    """The end (exclusive) of the last complete record in `data`, which starts outside quotes; None
-    when `data` holds no record boundary."""
-    quotes = data.count(b'"')
+def last_boundary(data: bytes, opened: bool = False) -> int | None:
+    """The end (exclusive) of the last complete record in `data`, which starts outside quotes (inside
+    a quoted field when `opened`); None when `data` holds no record boundary."""
+    quotes = data.count(b'"') + opened
     end = len(data)
     pos = data.rfind(b"\n")
     while pos >= 0:
@@ -48,42 +50,83 @@ def last_boundary(data: bytes) -> int | None:
 
 
 def first_boundary(data: bytes) -> int | None:
-    """The end (exclusive) of the first record of `data` (the header of a file)."""
+    """The end (exclusive) of the first record of `data` (the header of a file): a line feed, or a CR
+    alone, outside quotes."""
     quotes, start = 0, 0
-    while (pos := data.find(b"\n", start)) >= 0:
-        quotes += data.count(b'"', start, pos)
+    for match in RECORD_END.finditer(data):
+        quotes += data.count(b'"', start, match.start())
+        start = match.start()
         if quotes % 2 == 0:
-            return pos + 1
-        start = pos + 1
+            return match.end()
     return None
 
 
-def record_pieces(fh: BinaryIO, chunk_bytes: int | None) -> Iterator[bytes]:
+# a line end: LF, CRLF, or a CR alone (classic Mac, or a stray CR inside an unquoted cell)
+RECORD_END = re.compile(rb"\r\n|\n|\r")
+LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def may_hold_lone_cr(data: bytes) -> bool:
+    """Whether `data` may hold a CR not followed by a LF (cheap: a search for any CR first)."""
+    return b"\r" in data and LONE_CR.search(data) is not None
+
+
+def lone_cr_as_lf(data: bytes) -> bytes | None:
+    """`data` (which starts outside quotes) with every CR alone outside quotes as a LF, or None when it
+    holds none. A spreadsheet, a text editor and Python's csv module all end a row at such a CR; polars
+    and the line pass split on LF only, so the CR becomes the LF they split on (same length: every
+    offset stays). A CR inside a quoted field is text and stays."""
+    if b"\r" not in data:
+        return None
+    out: bytearray | None = None
+    quotes, start = 0, 0
+    for match in LONE_CR.finditer(data):
+        quotes += data.count(b'"', start, match.start())
+        start = match.start()
+        if quotes % 2 == 0:
+            if out is None:
+                out = bytearray(data)
+            out[match.start()] = 0x0A
+    return bytes(out) if out is not None else None
+
+
+def header_record(piece: bytes) -> bytes:
+    """The first record of a file's first piece (its header), ending in a LF even where a CR alone
+    ends it (so that the record after it in a later piece is never taken for the LF of a CRLF)."""
+    cut = first_boundary(piece)
+    head = piece[:cut] if cut is not None else piece
+    return head[:-1] + b"\n" if head.endswith(b"\r") else head
+
+
+def record_pieces(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = False) -> Iterator[bytes]:
     """The rest of `fh` in pieces of about `chunk_bytes`, each ending at a record boundary (the last at
-    the end of the file). ``chunk_bytes=None``: the whole rest as one piece. Raises NoBoundary."""
+    the end of the file). ``chunk_bytes=None``: the whole rest as one piece. With `repeat_header`, every
+    piece after the first starts with the first one's :func:`header_record`, joined in the one copy
+    that makes the piece (a piece is copied once from what was read). Raises NoBoundary."""
     if chunk_bytes is None:
         yield fh.read()
         return
-    carry = b""
+    carry, head, first = b"", b"", True
     while True:
         block = fh.read(chunk_bytes)
         if not block:
             if carry:
-                yield carry
+                yield head + carry
             return
-        data = carry + block if carry else block
-        cut = last_boundary(data)
+        cut = last_boundary(block, opened=carry.count(b'"') % 2 == 1)  # the carry holds no boundary
         if cut is None:
-            if len(data) > MAX_GROWTH * chunk_bytes:
+            carry += block
+            if len(carry) > MAX_GROWTH * chunk_bytes:
                 raise NoBoundary()
-            carry = data
             continue
-        if cut == len(data):
-            carry = b""
-            yield data
-        else:
-            carry = data[cut:]
-            yield data[:cut]
+        view = memoryview(block)
+        piece = block if not (head or carry) and cut == len(block) else b"".join((head, carry, view[:cut]))
+        carry = bytes(view[cut:])
+        del view, block  # not held while the piece is parsed: the piece is a copy
+        if first and repeat_header:
+            head = header_record(piece)
+        first = False
+        yield piece
 
 
 # --- a UTF-8 view of a file --------------------------------------------------------------------------
