@@ -173,7 +173,9 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
             doc, output = apply_rules(lines, rule_config, records, night, known)
             groups.append(finding_rows(lines, output, doc, night.history_lines if night is not None else None))
             lines_34421 += doc.height
-            nights.append(night)
+            if night is not None:  # what the run records and reports of it; its edit lines are done with
+                night.edit_lines = night.edit_lines.clear()
+                nights.append(night)
             del lines, doc, output
     findings = ordered(groups)
     night = None
@@ -346,9 +348,12 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
     cleanup = contextlib.ExitStack()
     with cleanup:
         scratch = cleanup.enter_context(scratch_folder(Path(work_dir) if work_dir is not None else None))
-        store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes, record_claims=record_claims,
-                              every_member=every_member, more_members=more_members,
-                              buckets=buckets or bucket_count(reading.total, retain_bytes))
+        groups = buckets or bucket_count(reading.total, retain_bytes)
+        # a run in one group holds up to the whole budget (a night that fits is never spilled); a larger
+        # run spills anyway, and holds half, so that a group and the held pieces fit the budget together
+        store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes if groups == 1 else retain_bytes // 2,
+                              record_claims=record_claims, every_member=every_member, more_members=more_members,
+                              buckets=groups)
         options = ReadOptions(chunk_bytes, scratch=scratch)
         summaries: list[InputSummary] = []
         rejected: list[pl.DataFrame] = []
