@@ -159,29 +159,13 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
                  buckets=buckets)
     layout, found, summaries, rejected, store, reading, scratch = read
     with scratch:
-        reading.stage("rules")
         if records is not None:
             from . import records as records_mod
             reading.stage("medical records")
             records = records_mod.load(records, store.claim_lines(), store.audited_lines())
-        if history is not None:
-            reading.stage("claims history")
-        groups, lines_34421, nights, known = [], 0, [], documentation.ClassifiedTexts()
-        for lines in store.buckets(_no_lines(layout)):
-            night = (against_history(history, lines, summaries, run_date, rule_config) if history is not None
-                     else None)
-            doc, output = apply_rules(lines, rule_config, records, night, known)
-            groups.append(finding_rows(lines, output, doc, night.history_lines if night is not None else None))
-            lines_34421 += doc.height
-            if night is not None:  # what the run records and reports of it; its edit lines are done with
-                night.edit_lines = night.edit_lines.clear()
-                nights.append(night)
-            del lines, doc, output
-    findings = ordered(groups)
-    night = None
-    if history is not None:
-        from .history import merge_nights
-        night = merge_nights(nights, [s.path for s in summaries])
+        reading.stage("rules")
+        findings, lines_34421, night = _rules_by_group(store, layout, rule_config, records, history,
+                                                       summaries, run_date)
     rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
     result = AuditResult(
         run_date=run_date, tool_version=__version__, rules_version=rules_version(),
@@ -190,6 +174,27 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         ignored=[(i.display, i.ignored) for i in found if i.ignored is not None], history=night)
     reconcile(result, store.line_keys)
     return result
+
+
+def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, records: Any, history: Any,
+                    summaries: list[InputSummary], run_date: dt.date) -> tuple[pl.DataFrame, int, Any]:
+    """Every rule over the run's retained lines, one group of members at a time (each group against the
+    claims history when there is one): (the Findings frame in report order, the number of audited lines,
+    the run's night against history or None)."""
+    groups, lines_34421, nights, known = [], 0, [], documentation.ClassifiedTexts()
+    for lines in store.buckets(_no_lines(layout)):
+        night = against_history(history, lines, summaries, run_date, config) if history is not None else None
+        doc, output = apply_rules(lines, config, records, night, known)
+        groups.append(finding_rows(lines, output, doc, night.history_lines if night is not None else None))
+        lines_34421 += doc.height
+        if night is not None:  # what the run records and reports of it; its edit lines are done with
+            night.edit_lines = night.edit_lines.clear()
+            nights.append(night)
+        del lines, doc, output
+    if history is None:
+        return ordered(groups), lines_34421, None
+    from .history import merge_nights
+    return ordered(groups), lines_34421, merge_nights(nights, [s.path for s in summaries])
 
 
 def _claims_named(folder: str | Path) -> set[str]:
