@@ -151,3 +151,40 @@ def test_memory_held_by_the_store_stays_within_its_budget(tmp_path):
     (10 << 20, 0, 1)])
 def test_a_run_is_split_into_groups_by_the_size_of_its_inputs(size, budget, groups):
     assert pipeline.bucket_count(size, budget) == groups
+
+
+def _pieces(path: Path, folder: Path, size: int = 128 << 10) -> list[pl.DataFrame]:
+    from claims_audit.readers import ReadOptions, discover, read_chunks
+    from claims_audit.schema import load_layout
+    from claims_audit.validation import validate
+
+    layout = load_layout()
+    return [validate(raw, layout).lines.with_columns(pl.lit(path.name).alias("source_file"))
+            for raw in read_chunks(discover([path])[0], layout, {}, ReadOptions(size, scratch=folder))]
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_an_input_read_again_is_forgotten_even_when_a_spill_mixed_it_with_earlier_inputs(tmp_path, groups):
+    """An input read again from its start (or rejected part-way) leaves none of its lines kept, though the
+    spill that followed its first pieces wrote them into one file with the earlier inputs' lines."""
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    sample.write(sample.generate(6_000, seed=21), first)
+    sample.write(sample.generate(6_000, seed=22), second)
+    empty_lines = pipeline._no_lines(__import__("claims_audit.schema", fromlist=["x"]).load_layout())
+    reference = RetainedLines(tmp_path / "ref", buckets=groups)
+    (tmp_path / "ref").mkdir()
+    for piece in _pieces(first, tmp_path) + _pieces(second, tmp_path):
+        reference.add(piece)
+    store = RetainedLines(tmp_path, budget_bytes=2 << 20, buckets=groups)
+    for piece in _pieces(first, tmp_path):
+        store.add(piece)
+    assert store.spilled == 0  # the first input is held in memory when the second starts
+    mark = store.mark()
+    for piece in _pieces(second, tmp_path):
+        store.add(piece)
+    assert store.spilled > 0
+    store.rollback(mark)
+    for piece in _pieces(second, tmp_path):  # read again from its start
+        store.add(piece)
+    assert store.line_keys == reference.line_keys
+    assert_frame_equal(store.lines(empty_lines), reference.lines(empty_lines))

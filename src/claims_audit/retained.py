@@ -36,11 +36,9 @@ ALWAYS_KEPT = frozenset({"line_key", "source_row", "source_file", "member_id", "
 class Mark:
     """The state of the store before an input, to forget that input's lines if it must be read again."""
 
-    parts: tuple[int, ...]  # per bucket
     members: int
     claim_lines: int
     line_keys: int
-    held_bytes: int
 
 
 def held_bytes(frame: pl.DataFrame) -> int:
@@ -80,22 +78,36 @@ class RetainedLines:
         self._audited_lines: list[pl.DataFrame] = []  # line_key, claim_id, line_number
         self._schema: pl.Schema | None = None  # of a piece of lines (parts drop their empty columns)
         self._held = 0
+        self._last_key: dict[Path, int] = {}  # the last line_key each spilled file holds
         self.line_keys = 0  # audited lines added so far (the next line_key)
         self.spilled = 0  # parts written to Parquet
 
     def mark(self) -> Mark:
-        return Mark(tuple(len(p) for p in self._parts), len(self._members), len(self._claim_lines),
-                    self.line_keys, self._held)  # _audited_lines grows with _members
+        return Mark(len(self._members), len(self._claim_lines), self.line_keys)  # _audited_lines: with _members
 
     def rollback(self, mark: Mark) -> None:
-        """Forget every line added since `mark` (an input read again from its start, or rejected)."""
-        for parts, before in zip(self._parts, mark.parts):
-            for part in parts[before:]:
+        """Forget every line added since `mark` (an input read again from its start, or rejected): the
+        lines whose line_key is past the mark's, wherever they are. A spill may have written them into
+        one file with earlier inputs' lines: such a file is rewritten without them (rare: only an input
+        read again or rejected after a spill)."""
+        for parts in self._parts:
+            for index, part in enumerate(parts):
                 if isinstance(part, Path):
+                    if self._last_key[part] < mark.line_keys:
+                        continue
+                    earlier = pl.read_parquet(part).filter(pl.col("line_key") < mark.line_keys)
+                    if earlier.height:
+                        earlier.write_parquet(part, compression="lz4", statistics=False)
+                        self._last_key[part] = mark.line_keys - 1
+                        continue
                     part.unlink(missing_ok=True)
-            del parts[before:]
+                    parts[index] = None
+                else:
+                    parts[index] = part.filter(pl.col("line_key") < mark.line_keys)
+            parts[:] = [p for p in parts if p is not None and (isinstance(p, Path) or p.height)]
         del self._members[mark.members:], self._audited_lines[mark.members:], self._claim_lines[mark.claim_lines:]
-        self.line_keys, self._held = mark.line_keys, mark.held_bytes
+        self.line_keys = mark.line_keys
+        self._held = sum(held_bytes(p) for parts in self._parts for p in parts if isinstance(p, pl.DataFrame))
 
     def add(self, lines: pl.DataFrame) -> None:
         """One validated piece of audited lines (with source_file), in file order."""
@@ -129,7 +141,9 @@ class RetainedLines:
             if not held:
                 continue
             path = self._folder / f"lines-{number:03d}-{self.spilled:06d}.parquet"
-            pl.concat(held, how="diagonal_relaxed").write_parquet(path, compression="lz4", statistics=False)
+            spilled = pl.concat(held, how="diagonal_relaxed")
+            spilled.write_parquet(path, compression="lz4", statistics=False)
+            self._last_key[path] = spilled.get_column("line_key").max()
             parts[len(parts) - len(held):] = [path]
             self.spilled += 1
         self._held = 0
