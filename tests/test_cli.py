@@ -176,3 +176,13 @@ def test_every_option_of_every_command_is_documented_in_the_readme_commands_tabl
             continue
         missing += [f"{prefix} {opt}" for opt in _options(cmd) if opt not in {"--help"} and opt not in row]
     assert missing == []
+
+
+def test_the_readme_module_map_lists_every_module():
+    """Issue 11: the README's Development section names every module of the library with its one line."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Development"):]
+    mapped = section[:section.index("```", section.index("```") + 3)]
+    modules = sorted(p.name for p in (REPO / "src" / "claims_audit").glob("*.py")
+                     if p.name not in {"__init__.py", "__main__.py"})
+    assert [m for m in modules if m not in mapped] == []
