@@ -13,9 +13,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from claims_audit import audit, pipeline, ruledata, sample
-from claims_audit.retained import RetainedLines, by_code, compact, held_bytes, restore
+from claims_audit.retained import RetainedLines, compact, held_bytes, restore
 from claims_audit.ruleconfig import DEFAULT
-from claims_audit.rules.claim_edits.context import EditContext, read_by_edits
+from claims_audit.rules.claim_edits.context import EditContext, codes_where, read_by_edits
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_claims"
 RUN = dt.date(2026, 11, 20)
@@ -104,14 +104,14 @@ def test_groups_of_members_against_the_claims_history(tmp_path, monkeypatch):
 
 
 def test_the_kept_lines_of_a_piece_are_chosen_per_distinct_code(tmp_path):
-    """by_code: the rows of the read_by_edits filter, evaluated once per code (codes out of every range,
+    """codes_where (as the store uses it): the rows of the read_by_edits filter, evaluated once per code (codes out of every range,
     inside one, nulls, and non-numeric codes)."""
     keep = read_by_edits(EditContext(ruledata.load(), DEFAULT))
     frame = sample.generate(20_000, seed=4, bad_fraction=0.05).with_columns(
         pl.when(pl.int_range(pl.len()) % 50 == 0).then(None).otherwise(pl.col("procedure_code"))
         .alias("procedure_code"))
     frame = pl.concat([frame, frame.head(3).with_columns(pl.Series("procedure_code", ["9921A", "99213 ", "0001F"]))])
-    assert_frame_equal(frame.filter(by_code(frame, keep)), frame.filter(keep))
+    assert_frame_equal(frame.filter(codes_where(frame, keep)), frame.filter(keep))
 
 
 def test_compacted_parts_come_back_with_every_column_and_type():

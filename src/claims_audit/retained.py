@@ -26,7 +26,7 @@ import polars as pl
 from . import ruledata
 from .buckets import member_bucket
 from .ruleconfig import DEFAULT, RuleConfig
-from .rules.claim_edits.context import EditContext, read_by_edits
+from .rules.claim_edits.context import EditContext, codes_where, read_by_edits
 
 DEFAULT_BUDGET_BYTES = 640 << 20  # kept lines held in memory before they go to Parquet files
 ALWAYS_KEPT = frozenset({"line_key", "source_row", "source_file", "member_id", "procedure_code"})
@@ -118,7 +118,7 @@ class RetainedLines:
         if self._record_claims is not None:
             self._claim_lines.append(keyed.filter(pl.col("claim_id").is_in(self._record_claims))
                                      .select("claim_id", "line_number"))
-        kept = compact(keyed).filter(by_code(keyed, self._keep))
+        kept = compact(keyed).filter(codes_where(keyed, self._keep))  # once per distinct code
         if not kept.height:
             return
         audited = kept.filter(self._audited)
@@ -206,14 +206,6 @@ class RetainedLines:
         if not self._claim_lines:
             return pl.DataFrame(schema={"claim_id": pl.String, "line_number": pl.Int64})
         return pl.concat(self._claim_lines, how="vertical_relaxed")
-
-
-def by_code(frame: pl.DataFrame, predicate: pl.Expr) -> pl.Expr:
-    """`predicate` (an expression of procedure_code alone) evaluated once per distinct code of `frame`
-    instead of once per line: the same rows, without comparing every line's code to every code range."""
-    codes = frame.select(pl.col("procedure_code").unique())
-    chosen = codes.filter(predicate.fill_null(False)).get_column("procedure_code")
-    return pl.col("procedure_code").is_in(chosen.implode())
 
 
 def compact(frame: pl.DataFrame) -> pl.DataFrame:
