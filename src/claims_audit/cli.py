@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from . import __version__
+from .cli_options import LayoutOption, MappingOption, QuietOption, SchemaOption, echo_rejections, layout_file
 from .errors import ClaimsAuditError, UsageError, outcome_of
 from .history_cli import history_app
 from .review_cli import review_app
@@ -138,17 +139,14 @@ def run(
         "reports"),
     run_date: Annotated[Optional[str], typer.Option("--run-date", help="Run date YYYY-MM-DD (default: "
                                                                         "today); names the outputs.")] = None,
-    mapping: Annotated[Optional[Path], typer.Option("--mapping", help="YAML/TOML file renaming your "
-                                                                      "headers to canonical columns.")] = None,
-    schema: Annotated[Optional[Path], typer.Option("--schema", help="Layout file (default: the shipped "
-                                                                    "claims-extract-v1.yaml).")] = None,
-    layout: Annotated[Optional[str], typer.Option("--layout", help="A shipped layout preset (see `claims-audit "
-                      "layouts`), e.g. synpuf-carrier; --mapping renames on top of it.")] = None,
+    mapping: MappingOption = None,
+    schema: SchemaOption = None,
+    layout: LayoutOption = None,
     rule_config: Annotated[Optional[Path], typer.Option("--rule-config", help="YAML file switching rules "
                                                         "off or changing severities.")] = None,
     mask_member_ids: Annotated[bool, typer.Option("--mask-member-ids", help="Replace member IDs in all "
                                "outputs with a keyed hash (key in CLAIMS_AUDIT_MASK_KEY).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    quiet: QuietOption = False,
     ledger: Annotated[Optional[str], typer.Option("--ledger", help="Review ledger to consult and update: an "
                       "SQLite file (default: claims-audit-ledger.sqlite in --out) or a PostgreSQL URL "
                       "postgresql://user@host/db (password from PGPASSWORD or ~/.pgpass).")] = None,
@@ -176,7 +174,7 @@ def run(
 
     with _Progress(quiet) as progress:
         outcome = audit(paths, out=out, run_date=_run_date(run_date), mapping=mapping,
-                        schema=_layout_file(schema, layout),
+                        schema=layout_file(schema, layout),
                         rule_config=_load_rule_config(rule_config),
                         mask=mask_member_ids, progress=progress, ledger=ledger, no_ledger=no_ledger,
                         records=records, history=history, no_history=no_history,
@@ -191,25 +189,6 @@ def run(
             typer.echo(result.records.console_line())
         typer.echo(f"Report: {outcome.paths.xlsx}\nManifest: {outcome.paths.json}")
     raise typer.Exit(int(result.exit_code))
-
-
-def echo_rejections(inputs: list, where: str = "") -> None:
-    """One stderr line per rejected file or partly rejected input (names and counts, never values)."""
-    for i in inputs:
-        if i.status == "rejected":
-            typer.echo(f"  rejected file: {i.path}: {i.error}", err=True)
-        elif i.rows_rejected:
-            typer.echo(f"  {i.path}: {i.rows_rejected} rows rejected{where}", err=True)
-
-
-def _layout_file(schema: Optional[Path], layout: Optional[str]) -> Optional[Path]:
-    """--layout NAME is the shipped preset file of that name; it cannot be combined with --schema."""
-    if layout is None:
-        return schema
-    if schema is not None:
-        raise UsageError("--layout and --schema cannot be used together (a preset already names its layout)")
-    from .presets import preset_path
-    return preset_path(layout)
 
 
 @app.command()
@@ -234,7 +213,7 @@ def schema_cmd(
     """Print the expected columns with their types and rules."""
     from .schema import load_layout
 
-    layout = load_layout(_layout_file(schema, layout_name))
+    layout = load_layout(layout_file(schema, layout_name))
     typer.echo(f"{layout.name} v{layout.version}  ({layout.source})")
     if layout.preset is not None:
         from .presets import describe

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_options import LayoutOption, MappingOption, QuietOption, SchemaOption, echo_rejections, layout_file
 from .review_cli import DEFAULT_LEDGER, LEDGER_HELP
 
 HISTORY_HELP = ("Claims-history folder (default: claims-audit-history beside the ledger, the one "
@@ -37,22 +38,18 @@ def import_cmd(
                                                      "'claims-audit run' reads them.", show_default=False)],
     history: Annotated[Optional[str], typer.Option("--history", help=HISTORY_HELP)] = None,
     ledger: Annotated[Optional[str], typer.Option("--ledger", help=LEDGER_HELP)] = None,
-    mapping: Annotated[Optional[Path], typer.Option("--mapping", help="YAML/TOML file renaming your "
-                                                                      "headers to canonical columns.")] = None,
-    schema: Annotated[Optional[Path], typer.Option("--schema", help="Layout file (default: the shipped "
-                                                                    "claims-extract-v1.yaml).")] = None,
-    layout: Annotated[Optional[str], typer.Option("--layout", help="A shipped layout preset (see "
-                                                  "`claims-audit layouts`).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    mapping: MappingOption = None,
+    schema: SchemaOption = None,
+    layout: LayoutOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Load past extracts into the claims history (no findings, no report), so that the first nightly run
     already sees the last months. Exit 1 when rows or files were rejected."""
-    from .cli import _layout_file, echo_rejections
     from .errors import ExitCode
     from .history import backfill
 
     store = ledger or DEFAULT_LEDGER
-    done = backfill(paths, ledger_path=store, folder=history, schema=_layout_file(schema, layout),
+    done = backfill(paths, ledger_path=store, folder=history, schema=layout_file(schema, layout),
                     mapping=mapping)
     clean = all(i.status == "ok" for i in done.inputs)
     if not quiet:

@@ -13,6 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from .cli_options import QuietOption
+
 # = ledger.default_path(Path("reports")), spelt out so that `--help` does not import polars
 DEFAULT_LEDGER = Path("reports") / "claims-audit-ledger.sqlite"
 LEDGER_HELP = (f"Review ledger: an SQLite file or a PostgreSQL URL postgresql://user@host/db (password from "
@@ -38,7 +40,7 @@ def import_cmd(
     ledger: Annotated[Optional[str], typer.Option("--ledger", help=LEDGER_HELP)] = None,
     reviewer: Annotated[Optional[str], typer.Option("--reviewer", help="Who made these decisions, as the "
                         "ledger records them (default: the operating-system user).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Record the decisions of a reviewed report in the ledger (all or nothing)."""
     from .review import import_workbook
