@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from claims_audit import audit, pipeline, ruledata, sample
-from claims_audit.retained import RetainedLines, compact, held_bytes, restore
+from claims_audit import audit, pipeline, retained, ruledata, sample
+from claims_audit.retained import RetainedLines, compact, group_count, held_bytes, restore
 from claims_audit.ruleconfig import DEFAULT
 from claims_audit.rules.claim_edits.context import EditContext, codes_where, read_by_edits
 
@@ -81,7 +81,7 @@ def test_groups_of_members_against_the_claims_history(tmp_path, monkeypatch):
     nights = _nights(tmp_path)
     reports = {}
     for groups in (1, 4):
-        monkeypatch.setattr(pipeline, "bucket_count", lambda *_: groups)
+        monkeypatch.setattr(retained, "group_count", lambda *_: groups)
         out = tmp_path / f"out{groups}"
         for path, day in nights:
             done = audit.audit([path], out=out, run_date=day)
@@ -135,7 +135,7 @@ def test_memory_held_by_the_store_stays_within_its_budget(tmp_path):
     path = tmp_path / "x.csv"
     sample.write(sample.generate(30_000, seed=9), path)
     layout = load_layout()
-    store = RetainedLines(tmp_path, budget_bytes=1 << 20, buckets=3)
+    store = RetainedLines(tmp_path, budget_bytes=1 << 20)
     biggest_piece, most_held = 0, 0
     for raw in read_chunks(discover([path])[0], layout, {}, ReadOptions(256 << 10, scratch=tmp_path)):
         lines = validate(raw, layout).lines.with_columns(pl.lit("x.csv").alias("source_file"))
@@ -143,14 +143,14 @@ def test_memory_held_by_the_store_stays_within_its_budget(tmp_path):
         store.add(lines)
         most_held = max(most_held, store._held)
     assert store.spilled >= 6 and most_held <= (1 << 20) + biggest_piece
-    assert len(list(tmp_path.glob("lines-*.parquet"))) == store.spilled
+    assert len(list(tmp_path.glob("lines-*.arrow"))) == store.spilled
 
 
 @pytest.mark.parametrize(("size", "budget", "groups"), [
-    (200 << 20, 512 << 20, 1), (1 << 30, 512 << 20, 5), (5 << 30, 512 << 20, 25), (1 << 40, 512 << 20, 256),
-    (10 << 20, 0, 1)])
-def test_a_run_is_split_into_groups_by_the_size_of_its_inputs(size, budget, groups):
-    assert pipeline.bucket_count(size, budget) == groups
+    (200 << 20, 512 << 20, 1), (512 << 20, 512 << 20, 1), (513 << 20, 512 << 20, 2), (5 << 30, 512 << 20, 10),
+    (1 << 40, 512 << 20, 256), (10 << 20, 0, 1), (40 << 20, 0, 3)])
+def test_a_run_is_split_into_groups_by_the_size_of_its_wanted_lines(size, budget, groups):
+    assert group_count(size, budget) == groups
 
 
 def _pieces(path: Path, folder: Path, size: int = 128 << 10) -> list[pl.DataFrame]:
@@ -188,3 +188,33 @@ def test_an_input_read_again_is_forgotten_even_when_a_spill_mixed_it_with_earlie
         store.add(piece)
     assert store.line_keys == reference.line_keys
     assert_frame_equal(store.lines(empty_lines), reference.lines(empty_lines))
+
+
+def test_the_groups_are_sized_by_the_wanted_lines_not_by_the_kept_ones(tmp_path, monkeypatch):
+    """Most kept lines belong to members without an audited line: they are written out while reading
+    (the budget is small) but never split; the run is cut into groups by what it wants, and several
+    groups chosen that way give the results of one."""
+    files = [tmp_path / "a.csv"]
+    sample.write(sample.generate(16_000, seed=12, bad_fraction=0.02), files[0])
+    chosen = []
+
+    def counted(wanted_bytes: int, group_bytes: int) -> int:
+        chosen.append((wanted_bytes, group_count(wanted_bytes, group_bytes)))
+        return chosen[-1][1]
+
+    written = []
+    write = retained._write
+    monkeypatch.setattr(retained, "_write", lambda frame, path: (written.append(path.name), write(frame, path)))
+    monkeypatch.setattr(retained, "group_count", counted)
+    monkeypatch.setattr(retained, "MIN_GROUP_BYTES", 64 << 10)  # a group as small as the tiny budget
+    one = pipeline.run(files, RUN, buckets=1)
+    wide = pipeline.run(files, RUN, chunk_bytes=96 << 10, retain_bytes=2 << 20, work_dir=tmp_path / "wide")
+    spilled_wide = list(written)
+    tight = pipeline.run(files, RUN, chunk_bytes=96 << 10, retain_bytes=256 << 10, work_dir=tmp_path / "tight")
+    (wanted, wide_groups), (_, tight_groups) = chosen
+    assert wide_groups == 1 and wanted < 2 << 20  # the wanted lines fit the budget
+    assert spilled_wide and all(name.startswith("lines-") for name in spilled_wide)  # the kept ones did not
+    assert tight_groups > 2 and any(name.startswith("group-") for name in written)
+    _same(one, wide)
+    _same(one, tight)
+    assert not list((tmp_path / "tight").iterdir())

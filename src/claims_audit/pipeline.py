@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,13 +28,6 @@ from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
 from .rules.inputs import rule_inputs
 from .schema import Layout, load_layout, load_mapping, validate_mapping
 from .validation import FILE_REJECTED, IGNORED_COLUMNS, IGNORED_NOTE, REJECTED_CELL_SCHEMA, Validated, validate
-
-# a typical extract's retained lines (as the rules see them, every column) per byte of input; the groups
-# of members are sized with it (0.97 measured on a 2M-line `claims-audit sample` extract: held_bytes of
-# the groups' lines over the file's size; 1.25 leaves room for a mix with more lines kept)
-RETAINED_PER_INPUT_BYTE = 1.25
-MIN_GROUP_BYTES = 16 << 20
-MAX_BUCKETS = 256
 
 # the validator's rejected cells, with the file they came from
 REJECTED_SCHEMA = {"source_file": pl.String, **REJECTED_CELL_SCHEMA}
@@ -354,12 +346,8 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
     cleanup = contextlib.ExitStack()
     with cleanup:
         scratch = cleanup.enter_context(scratch_folder(Path(work_dir) if work_dir is not None else None))
-        groups = buckets or bucket_count(reading.total, retain_bytes)
-        # a run in one group holds up to the whole budget (a night that fits is never spilled); a larger
-        # run spills anyway, and holds half, so that a group and the held pieces fit the budget together
-        store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes if groups == 1 else retain_bytes // 2,
-                              record_claims=record_claims, every_member=every_member, more_members=more_members,
-                              buckets=groups)
+        store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes, record_claims=record_claims,
+                              every_member=every_member, more_members=more_members, buckets=buckets)
         options = ReadOptions(chunk_bytes, scratch=scratch)
         summaries: list[InputSummary] = []
         rejected: list[pl.DataFrame] = []
@@ -368,15 +356,6 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
             summaries.append(summary)
             rejected.extend(bad)
         return layout, found, summaries, rejected, store, reading, cleanup.pop_all()
-
-
-def bucket_count(input_bytes: int, retain_bytes: int) -> int:
-    """How many groups of members the rules of a run see one after another, from the size of its inputs:
-    a group's retained lines (about RETAINED_PER_INPUT_BYTE of an input's size on a typical extract, every
-    column) should take about half the retained-lines budget (the rules' working frames take about as
-    much again). More groups cost only a little time (the rules' fixed cost per group)."""
-    group = max(retain_bytes // 2, MIN_GROUP_BYTES)
-    return max(1, min(MAX_BUCKETS, math.ceil(input_bytes * RETAINED_PER_INPUT_BYTE / group)))
 
 
 def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = None,

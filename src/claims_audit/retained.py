@@ -9,7 +9,12 @@ validated lines are counted and dropped piece by piece. Of the lines kept:
 * the other lines (E/M visits, procedures, PTP partners) matter only when their member has an audited
   line somewhere in the run (every edit that reads them pairs them with an audited line of the same
   member), which is known only once every input is read: they are kept until then, in memory up to a
-  budget and past it in Parquet files in the run's scratch folder, and read back for those members only.
+  budget and past it in files in the run's scratch folder, and read back for those members only.
+
+On a typical extract about half the lines are kept while reading, and a fifth of those turn out to be
+wanted. So the kept lines are written as they come (no sorting, no split), and the run is cut into groups
+of members only after the filter, by the size of what is wanted (:func:`group_count`): a night whose
+wanted lines fit one group is never split, and a larger one splits only its wanted lines.
 
 Every line gets its ``line_key`` (its position among the run's audited lines, in file order) when it is
 added, so keys, finding order and finding ids are those of a run that held every line.
@@ -17,6 +22,7 @@ added, so keys, finding order and finding ids are those of a run that held every
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +34,15 @@ from .buckets import member_bucket
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules.claim_edits.context import EditContext, codes_where, read_by_edits
 
-DEFAULT_BUDGET_BYTES = 640 << 20  # kept lines held in memory before they go to Parquet files
+DEFAULT_BUDGET_BYTES = 640 << 20  # kept lines held in memory before they go to files
 ALWAYS_KEPT = frozenset({"line_key", "source_row", "source_file", "member_id", "procedure_code"})
+MAX_GROUPS = 256
+MIN_GROUP_BYTES = 16 << 20
+# Arrow IPC with LZ4: written and read back at memory speed (Parquet's encoding cost three times as
+# much for files read once), and small on disk (a tenth of the lines' size in memory: mostly null cells)
+PART_SUFFIX = ".arrow"
+
+Part = pl.DataFrame | Path
 
 
 @dataclass(frozen=True)
@@ -48,20 +61,38 @@ def held_bytes(frame: pl.DataFrame) -> int:
     return frame.estimated_size() + views
 
 
+def group_count(wanted_bytes: int, group_bytes: int) -> int:
+    """How many groups of members the rules see one after another: a group's lines (every column, as
+    held in memory) should take at most `group_bytes`. More groups cost only a little time (the rules'
+    fixed cost per group), and a run that fits is never split."""
+    return max(1, min(MAX_GROUPS, math.ceil(wanted_bytes / max(group_bytes, MIN_GROUP_BYTES))))
+
+
+def _write(frame: pl.DataFrame, path: Path) -> None:
+    frame.write_ipc(path, compression="lz4")
+
+
+def _scan(part: Part) -> pl.LazyFrame:
+    return pl.scan_ipc(part) if isinstance(part, Path) else part.lazy()
+
+
 class RetainedLines:
     """Collects the kept lines of every validated piece; :meth:`buckets` hands them to the rules.
 
-    ``buckets``: how many groups of members the rules see one after another (1: the whole run at once).
+    ``buckets``: how many groups of members the rules see one after another (None: as many as the wanted
+    lines need, :func:`group_count` of `group_bytes`, default half the budget; 1: the whole run at once).
     Every claim edit pairs lines of one member, so the rules over each group give, together, what they
-    give over the whole run (:func:`claims_audit.buckets.member_bucket`); a large run is split so that no more than about a
-    group's lines are ever in memory at once."""
+    give over the whole run (:func:`claims_audit.buckets.member_bucket`)."""
 
     def __init__(self, folder: Path, config: RuleConfig = DEFAULT, *, budget_bytes: int = DEFAULT_BUDGET_BYTES,
-                 record_claims: set[str] | None = None, every_member: bool = False,
-                 more_members: Callable[[pl.Series], pl.Series] | None = None, buckets: int = 1):
+                 group_bytes: int | None = None, record_claims: set[str] | None = None,
+                 every_member: bool = False, more_members: Callable[[pl.Series], pl.Series] | None = None,
+                 buckets: int | None = None):
         ctx = EditContext(ruledata.load(), config)
         self._folder = folder
         self._budget = budget_bytes
+        # a group's lines take at most half the budget: the rules' working frames take about as much again
+        self._group_bytes = budget_bytes // 2 if group_bytes is None else group_bytes
         self._keep = read_by_edits(ctx)
         # audited and family codes (every kept line for a back-fill, which applies no rule)
         self._whole = pl.lit(True) if every_member else pl.col("procedure_code").is_in(ctx.family)
@@ -71,16 +102,17 @@ class RetainedLines:
         self._more_members = more_members
         self._audited = pl.col("procedure_code").is_in(ctx.audited)
         self._record_claims = sorted(record_claims) if record_claims else None
-        self.bucket_count = max(1, buckets)
-        self._parts: list[list[pl.DataFrame | Path]] = [[] for _ in range(self.bucket_count)]
+        self.bucket_count = buckets  # the groups of the run: known once :meth:`buckets` has chosen them
+        self._parts: list[Part] = []  # in line order: files first, then the frames held in memory
         self._members: list[pl.Series] = []
         self._claim_lines: list[pl.DataFrame] = []
         self._audited_lines: list[pl.DataFrame] = []  # line_key, claim_id, line_number
         self._schema: pl.Schema | None = None  # of a piece of lines (parts drop their empty columns)
         self._held = 0
-        self._last_key: dict[Path, int] = {}  # the last line_key each spilled file holds
+        self._kept = [0, 0]  # lines kept and their bytes in memory (what a wanted line costs, on average)
+        self._last_key: dict[Path, int] = {}  # the last line_key each file holds
         self.line_keys = 0  # audited lines added so far (the next line_key)
-        self.spilled = 0  # parts written to Parquet
+        self.spilled = 0  # files written
 
     def mark(self) -> Mark:
         return Mark(len(self._members), len(self._claim_lines), self.line_keys)  # _audited_lines: with _members
@@ -90,24 +122,25 @@ class RetainedLines:
         lines whose line_key is past the mark's, wherever they are. A spill may have written them into
         one file with earlier inputs' lines: such a file is rewritten without them (rare: only an input
         read again or rejected after a spill)."""
-        for parts in self._parts:
-            for index, part in enumerate(parts):
-                if isinstance(part, Path):
-                    if self._last_key[part] < mark.line_keys:
-                        continue
-                    earlier = pl.read_parquet(part).filter(pl.col("line_key") < mark.line_keys)
-                    if earlier.height:
-                        earlier.write_parquet(part, compression="lz4", statistics=False)
-                        self._last_key[part] = mark.line_keys - 1
-                        continue
-                    part.unlink(missing_ok=True)
-                    parts[index] = None
-                else:
-                    parts[index] = part.filter(pl.col("line_key") < mark.line_keys)
-            parts[:] = [p for p in parts if p is not None and (isinstance(p, Path) or p.height)]
+        kept: list[Part] = []
+        for part in self._parts:
+            if isinstance(part, Path) and self._last_key[part] >= mark.line_keys:
+                earlier = pl.read_ipc(part).filter(pl.col("line_key") < mark.line_keys)
+                part.unlink(missing_ok=True)
+                if earlier.height:
+                    _write(earlier, part)
+                    self._last_key[part] = mark.line_keys - 1
+                    kept.append(part)
+            elif isinstance(part, pl.DataFrame):
+                part = part.filter(pl.col("line_key") < mark.line_keys)
+                if part.height:
+                    kept.append(part)
+            else:
+                kept.append(part)
+        self._parts = kept
         del self._members[mark.members:], self._audited_lines[mark.members:], self._claim_lines[mark.claim_lines:]
         self.line_keys = mark.line_keys
-        self._held = sum(held_bytes(p) for parts in self._parts for p in parts if isinstance(p, pl.DataFrame))
+        self._held = sum(held_bytes(p) for p in self._parts if isinstance(p, pl.DataFrame))
 
     def add(self, lines: pl.DataFrame) -> None:
         """One validated piece of audited lines (with source_file), in file order."""
@@ -124,54 +157,45 @@ class RetainedLines:
         audited = kept.filter(self._audited)
         self._members.append(audited.get_column("member_id").unique())
         self._audited_lines.append(audited.select("line_key", "claim_id", "line_number"))
-        if self.bucket_count == 1:
-            self._parts[0].append(kept)
-        else:
-            bucketed = kept.with_columns(member_bucket(self.bucket_count))
-            for (number,), part in bucketed.partition_by("member_bucket", as_dict=True, include_key=False).items():
-                self._parts[number].append(part)
-        self._held += held_bytes(kept)
+        self._parts.append(kept)
+        size = held_bytes(kept)
+        self._held += size
+        self._kept[0] += kept.height
+        self._kept[1] += size
         if self._held > self._budget:
             self._spill()
 
     def _spill(self) -> None:
-        """Every bucket's lines held in memory into one Parquet file per bucket (in line order)."""
-        for number, parts in enumerate(self._parts):
-            held = [p for p in parts if isinstance(p, pl.DataFrame)]
-            if not held:
-                continue
-            path = self._folder / f"lines-{number:03d}-{self.spilled:06d}.parquet"
-            spilled = pl.concat(held, how="diagonal_relaxed")
-            spilled.write_parquet(path, compression="lz4", statistics=False)
-            self._last_key[path] = spilled.get_column("line_key").max()
-            parts[len(parts) - len(held):] = [path]
-            self.spilled += 1
+        """The lines held in memory into one file, in line order."""
+        held = [p for p in self._parts if isinstance(p, pl.DataFrame)]
+        path = self._folder / f"lines-{self.spilled:06d}{PART_SUFFIX}"
+        spilled = pl.concat(held, how="diagonal_relaxed")
+        _write(spilled, path)
+        self._last_key[path] = spilled.get_column("line_key").max()
+        self._parts[len(self._parts) - len(held):] = [path]
+        self.spilled += 1
         self._held = 0
 
     def buckets(self, empty: pl.DataFrame) -> Iterator[pl.DataFrame]:
-        """The retained lines of the run, one bucket of members after another, each in file order: every
+        """The retained lines of the run, one group of members after another, each in file order: every
         audited and family line, and the other kept lines of members with an audited line. `empty`: the
-        frame of a bucket with no line (its schema is that of a piece). Each bucket is read once."""
-        members = self._wanted_members()
-        if self.bucket_count > 1:  # each group's filter holds its own members only (a 1/n-size set)
-            groups = pl.DataFrame(members).with_columns(member_bucket(self.bucket_count)).partition_by(
-                "member_bucket", as_dict=True, include_key=False)
-        for number in range(self.bucket_count):
-            if self.bucket_count > 1:
-                mine = groups.get((number,))
-                members = mine.get_column("member_id") if mine is not None else members.clear()
-            wanted = self._whole | pl.col("member_id").is_in(members.implode())
-            parts, self._parts[number] = self._parts[number], []
-            frames = []
-            for part in parts:
-                if isinstance(part, Path):
-                    frames.append(pl.scan_parquet(part).filter(wanted).collect())
-                    part.unlink(missing_ok=True)
-                else:
-                    frames.append(part.filter(wanted))
-            frames = [f for f in frames if f.height]
+        frame of a group with no line (its schema is that of a piece). Each kept line is read once."""
+        wanted = self._whole | pl.col("member_id").is_in(self._wanted_members().implode())
+        if self.bucket_count is None:
+            rows = sum(_scan(p).select("member_id", "procedure_code").filter(wanted).select(pl.len()).collect().item()
+                       for p in self._parts)
+            self.bucket_count = group_count(rows * self._kept[1] // max(self._kept[0], 1), self._group_bytes)
+        parts, self._parts, self._held = self._parts, [], 0
+        if self.bucket_count == 1:
+            frames = [f for f in (_take(p, wanted) for p in parts) if f.height]
             yield restore(frames, self._schema) if frames and self._schema is not None else empty
-        self._held = 0
+            return
+        groups = _Groups(self._folder, self.bucket_count, self._budget // 2)
+        for part in parts:
+            groups.add(_take(part, wanted))
+        for number in range(self.bucket_count):
+            frames = groups.take(number)
+            yield restore(frames, self._schema) if frames and self._schema is not None else empty
 
     def lines(self, empty: pl.DataFrame) -> pl.DataFrame:
         """Every retained line of the run at once, in file order (the claims-history back-fill)."""
@@ -188,8 +212,7 @@ class RetainedLines:
 
     def _candidate_members(self) -> pl.Series:
         """The distinct members of the kept lines that are neither audited nor family lines."""
-        parts = [(pl.scan_parquet(p) if isinstance(p, Path) else p.lazy()).filter(~self._whole).select("member_id")
-                 for bucket in self._parts for p in bucket]
+        parts = [_scan(p).filter(~self._whole).select("member_id") for p in self._parts]
         if not parts:
             return pl.Series("member_id", [], pl.String)
         return pl.concat(parts).unique().collect().get_column("member_id")
@@ -206,6 +229,54 @@ class RetainedLines:
         if not self._claim_lines:
             return pl.DataFrame(schema={"claim_id": pl.String, "line_number": pl.Int64})
         return pl.concat(self._claim_lines, how="vertical_relaxed")
+
+
+def _take(part: Part, wanted: pl.Expr) -> pl.DataFrame:
+    """The wanted lines of a part; its file (read once) is removed."""
+    if isinstance(part, pl.DataFrame):
+        return part.filter(wanted)
+    lines = pl.scan_ipc(part).filter(wanted).collect()
+    part.unlink(missing_ok=True)
+    return lines
+
+
+class _Groups:
+    """The wanted lines of a run cut into groups of members, held in memory up to `budget` bytes and past
+    it written to one file per group, each group in line order."""
+
+    def __init__(self, folder: Path, count: int, budget: int):
+        self._folder = folder
+        self._count = count
+        self._budget = budget
+        self._parts: list[list[Part]] = [[] for _ in range(count)]
+        self._held = 0
+        self._spills = 0
+
+    def add(self, lines: pl.DataFrame) -> None:
+        if not lines.height:
+            return
+        grouped = lines.with_columns(member_bucket(self._count))
+        for (number,), part in grouped.partition_by("member_bucket", as_dict=True, include_key=False).items():
+            self._parts[number].append(part)
+        self._held += held_bytes(lines)
+        if self._held > self._budget:
+            self._spill()
+
+    def _spill(self) -> None:
+        for number, parts in enumerate(self._parts):
+            held = [p for p in parts if isinstance(p, pl.DataFrame)]
+            if held:
+                path = self._folder / f"group-{number:03d}-{self._spills:06d}{PART_SUFFIX}"
+                _write(pl.concat(held, how="diagonal_relaxed"), path)
+                parts[len(parts) - len(held):] = [path]
+        self._spills += 1
+        self._held = 0
+
+    def take(self, number: int) -> list[pl.DataFrame]:
+        """Group `number`'s lines (its files read once and removed)."""
+        parts, self._parts[number] = self._parts[number], []
+        frames = [_take(p, pl.lit(True)) for p in parts]
+        return [f for f in frames if f.height]
 
 
 def compact(frame: pl.DataFrame) -> pl.DataFrame:
