@@ -190,6 +190,22 @@ def test_irregular_quoting_falls_back_to_the_whole_file(tmp_path):
     _same_results(_run([path], None), _run([path], 200))
 
 
+def test_a_late_piece_without_a_boundary_reads_the_file_again_whole(tmp_path):
+    """The pieces after the second are cut ahead, while the previous one is parsed: a stray quote deep in
+    the file (no record boundary within MAX_GROWTH pieces) still sends the reader back to read it whole."""
+    from claims_audit.readers import ReadAgain, _delimited_pieces
+
+    rows = [line(claim_id=f"C{i}", op_note='a 5" stent' if i == 50 else "") for i in range(80)]
+    path = write_csv(tmp_path / "stray.csv", rows)
+    path.write_bytes(path.read_bytes().replace(b'"a 5"" stent"', b'a 5" stent'))
+    parsed = []
+    with pytest.raises(ReadAgain) as again:
+        for piece in _delimited_pieces(path, ".csv", ReadOptions(200, scratch=tmp_path)):
+            parsed.append(piece)
+    assert again.value.options.chunk_bytes is None
+    assert len(parsed) > 10  # well past the first two pieces
+
+
 def test_a_mapping_failure_counts_every_piece(tmp_path):
     header = [h for h in HEADER if h != "units"]
     path = write_csv(tmp_path / "nounits.csv", [line(claim_id=f"C{i}") for i in range(50)], header=header)
