@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import polars as pl
@@ -258,6 +259,7 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
                         item.compress_type, item._compresslevel = zipfile.ZIP_DEFLATED, 1
                         item.file_size = len(head) + _size_bound(frame) + len(tail)  # the real size on close
                         with out.open(item, "w") as dest:  # streamed: the sheet is never joined in memory
+                            fast_deflate(dest)
                             dest.write(head)
                             for piece in _row_pieces(frame, cell_styles, wrap=wrap):
                                 dest.write(piece)
@@ -267,6 +269,23 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
             shutil.move(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def fast_deflate(entry: Any) -> bool:
+    """Deflate a zip entry being written (zipfile's writer, before its first byte) with ISA-L (python-isal)
+    instead of zlib: the same raw deflate stream, and at level 1 the same size as zlib's level 1 in about
+    a quarter of the time (a 1,000,000-row Findings sheet is over 1 GB of XML). zipfile itself computes the
+    CRC and sizes; it only calls the compressor's compress and flush. Returns False, and zlib stays, when
+    isal is missing or the writer is not the one expected."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return False
+    current = getattr(entry, "_compressor", None)
+    if current is None or getattr(entry, "_compress_size", None) != 0 or not hasattr(current, "flush"):
+        return False
+    entry._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+    return True
 
 
 def _split_at_rows(sheet_xml: bytes) -> tuple[bytes, bytes]:
