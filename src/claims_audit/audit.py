@@ -15,15 +15,19 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import importlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import pipeline
 from .commit import new_run_id, recover
 from .errors import LedgerError, UsageError
 from .ruleconfig import DEFAULT, RuleConfig
-from .report import ReportPaths, report_paths, write_reports
+
+if TYPE_CHECKING:
+    from .report import ReportPaths
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     from .ledger import Ledger, default_path
     from .store import locate
 
+    _import_in_background("openpyxl")
     _check_out(out)
     run_engine = _engine(engine, master, history=history, records=records)
     no_history = no_history or engine == "spark"
@@ -77,6 +82,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
         result = run_engine(paths, run_date, schema_path=schema, mapping_path=mapping,
                             rule_config=rule_config, progress=progress, records=records, history=reader,
                             work_dir=out, **_memory(memory_limit))
+        from .report import report_paths, write_reports  # once read: openpyxl was imported meanwhile
         if progress:
             progress(pipeline.ProgressEvent("report"))
         if ledger_path is None:
@@ -113,6 +119,18 @@ def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> 
         superseded=night.superseded)
     night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=night.windows.retention_days))
     return [path] if path is not None else []
+
+
+def _import_in_background(module: str) -> None:
+    """Import `module` in a thread while the inputs are read. openpyxl (the workbook writer) takes about a
+    tenth of a second to import, all of it Python holding the GIL, which the reading releases inside
+    polars most of the time: imported now, it costs the run almost nothing. A third-party package shares
+    no module with ours, so the two imports can never wait on each other; a failure is left for the
+    import at the report (which reports it as any other error)."""
+    def load() -> None:
+        with contextlib.suppress(BaseException):
+            importlib.import_module(module)
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
 
 
 def _engine(engine: str, master: str | None, *, history: Path | None, records: Path | None) -> Any:
