@@ -2,7 +2,7 @@
 
     python bench/bench.py [--lines 2000000] [--rounds 3] [--stages]
     python bench/bench.py --lines 10000000 --rounds 1
-    python bench/bench.py --scale [--scale-lines 2000000,10000000,50000000] [--rounds 1]
+    python bench/bench.py --scale [--scale-lines 2000000,10000000,50000000] [--rounds 1] [--ledger]
 
 Generates the extract with `claims-audit sample`, then alternates, in one run, `claims-audit run` and
 `python -c "import polars; polars.read_csv(FILE, infer_schema=False)"`, measuring wall time and peak
@@ -14,6 +14,9 @@ and <= 3 GB at 50M lines.
 into the work folder and deleted before the next: the 50M-line extract is about 5 GB) and prints one
 table: audit time and peak RSS, plain-read time, time ratio, and each size's time over the previous
 size's (the 50M-line run must take at most 5.5x the 10M-line run).
+
+The audit runs with `--no-ledger` unless `--ledger` is given: then it is the default run, with the review
+ledger and the claims history (a first night: the output folder is emptied before every round).
 
 `--stages` adds, in the same alternation, two processes that stop part-way through the audit, to show
 where the time goes as whole processes (not profiler estimates):
@@ -66,11 +69,13 @@ def stage_command(extract: Path, validate: bool) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def commands(extract: Path, out: Path, stages: bool) -> dict[str, tuple[list[str], set[int]]]:
-    """name -> (command, accepted exit codes), in the order they alternate; "plain read" is the yardstick."""
+def commands(extract: Path, out: Path, stages: bool, ledger: bool = False) -> dict[str, tuple[list[str], set[int]]]:
+    """name -> (command, accepted exit codes), in the order they alternate; "plain read" is the yardstick.
+    `ledger`: the default run (review ledger and claims history, a first night: `out` is emptied before
+    each round), else `--no-ledger`."""
     cli = str(BIN / "claims-audit")
     audit = [cli, "run", str(extract), "--out", str(out), "--run-date", "2026-11-20", "--quiet"]
-    if "--no-ledger" in subprocess.run([cli, "run", "--help"], capture_output=True, text=True).stdout:
+    if not ledger and "--no-ledger" in subprocess.run([cli, "run", "--help"], capture_output=True, text=True).stdout:
         audit.append("--no-ledger")
     cmds = {"audit": (audit, {0, 1})}
     if stages:
@@ -91,6 +96,8 @@ def main() -> int:
     ap.add_argument("--scale", action="store_true", help="time and peak RSS at every size of --scale-lines")
     ap.add_argument("--scale-lines", default="2000000,10000000,50000000")
     ap.add_argument("--work", type=Path, default=None, help="folder for the extracts (default: a temporary one)")
+    ap.add_argument("--ledger", action="store_true",
+                    help="time the default run (review ledger and claims history, a first night) instead of --no-ledger")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="claims-audit-bench-", dir=args.work))
     try:
@@ -124,12 +131,15 @@ def generate(lines: int, seed: int, extract: Path) -> None:
           f"{time.perf_counter() - t0:.1f} s", flush=True)
 
 
-def medians(extract: Path, out: Path, stages: bool, rounds: int) -> dict[str, tuple[float, float]] | None:
+def medians(extract: Path, out: Path, stages: bool, rounds: int, ledger: bool = False
+            ) -> dict[str, tuple[float, float]] | None:
     """name -> (median seconds, median peak MiB) over `rounds` alternations; None when a process failed."""
-    cmds = commands(extract, out, stages)
+    cmds = commands(extract, out, stages, ledger)
     runs: dict[str, list[tuple[float, float, int]]] = {name: [] for name in cmds}
     for r in range(rounds):
         for name, (cmd, ok) in cmds.items():
+            if name == "audit":
+                shutil.rmtree(out, ignore_errors=True)  # every round a first night (with --ledger)
             m = measure(cmd)
             if m[2] not in ok:
                 print(f"{name} failed with exit code {m[2]}", file=sys.stderr)
@@ -143,7 +153,7 @@ def medians(extract: Path, out: Path, stages: bool, rounds: int) -> dict[str, tu
 def _run(args: argparse.Namespace, work: Path) -> int:
     extract = work / "extract.csv"
     generate(args.lines, args.seed, extract)
-    med = medians(extract, work / "out", args.stages, args.rounds)
+    med = medians(extract, work / "out", args.stages, args.rounds, args.ledger)
     if med is None:
         return 1
     rt, rm = med["plain read"]
@@ -161,7 +171,7 @@ def _scale(args: argparse.Namespace, work: Path) -> int:
         extract = work / f"extract-{lines}.csv"
         generate(lines, args.seed, extract)
         try:
-            med = medians(extract, work / "out", False, args.rounds)
+            med = medians(extract, work / "out", False, args.rounds, args.ledger)
         finally:
             extract.unlink(missing_ok=True)
             shutil.rmtree(work / "out", ignore_errors=True)
