@@ -36,7 +36,7 @@ def test_a_failing_process_fails_the_benchmark(monkeypatch, capsys) -> None:
     finally:
         sys.path.remove(str(BENCH.parent))
     ok = [sys.executable, "-c", "pass"]
-    monkeypatch.setattr(bench, "commands", lambda extract, out, stages: {
+    monkeypatch.setattr(bench, "commands", lambda extract, out, stages, ledger=False: {
         "audit": ([sys.executable, "-c", "raise SystemExit(4)"], {0, 1}), "plain read": (ok, {0})})
     monkeypatch.setattr(sys, "argv", ["bench.py", "--lines", "50", "--rounds", "1"])
     assert bench.main() == 1
