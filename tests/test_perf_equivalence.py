@@ -82,3 +82,26 @@ def test_sheet_rows_in_pieces_join_to_rows_xml(monkeypatch):
     assert sheetxml._size_bound(frame) > len(whole.encode())
     head, tail = sheetxml._split_at_rows(b"<worksheet><sheetData/></worksheet>")
     assert head + b"<row/>" + tail == b"<worksheet><sheetData><row/></sheetData></worksheet>"
+
+
+def test_findings_put_in_order_column_by_column_equal_one_sort(tmp_path):
+    """findings.ordered gathers column by column (holding the findings once) what one sort of the whole
+    frame gives, with nulls last and ties in group order; the groups it is given are emptied."""
+    from claims_audit.findings import FINDING_COLUMNS, ordered
+
+    lines = _lines(tmp_path)
+    doc, output = pipeline.apply_rules(lines)
+    from claims_audit.findings import finding_rows
+    rows = finding_rows(lines, output, doc)
+    assert rows.height > 200
+    # ties and nulls in every sort key: rows repeated with their keys partly emptied, in three groups
+    noisy = pl.concat([rows, rows.with_columns(pl.lit(None, pl.String).alias("related_claim_id"),
+                                               pl.lit(None, pl.Int64).alias("source_row"))])
+    noisy = noisy.with_columns(pl.format("{}-{}", "finding_id", pl.int_range(pl.len())).alias("finding_id"))
+    cut = [noisy.slice(0, 150), noisy.slice(150, noisy.height // 2), noisy.slice(150 + noisy.height // 2)]
+    plain = (pl.concat(cut).sort(["source_file", "source_row", "_sev", "rule_id", "related_claim_id",
+                                  "related_line_number"], nulls_last=True, maintain_order=True)
+             .select(FINDING_COLUMNS))
+    groups = list(cut)
+    assert_frame_equal(ordered(groups), plain)
+    assert groups == []
