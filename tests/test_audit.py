@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 
+import pytest
+
 from claims_audit import audit
 
 
@@ -14,11 +16,19 @@ def _wait_for_imports() -> None:
             thread.join(10)
 
 
-def test_a_background_import_loads_the_module_and_a_failing_one_prints_nothing(capfd, monkeypatch):
+def test_a_background_import_loads_the_module_and_a_failing_one_prints_nothing(capfd, monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)
     audit._import_in_background("colorsys")
-    audit._import_in_background("claims_audit_no_such_module")
+    broken = tmp_path / "claims_audit_broken_module.py"
+    broken.write_text("raise RuntimeError('broken on import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    audit._import_in_background("claims_audit_broken_module")
     _wait_for_imports()
     assert "colorsys" in sys.modules
     out, err = capfd.readouterr()
     assert out == "" and err == ""  # no traceback from the thread
+
+
+def test_a_missing_module_fails_at_once():
+    with pytest.raises(ModuleNotFoundError):
+        audit._import_in_background("claims_audit_no_such_module")

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import functools
 import importlib
+import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,9 +125,13 @@ def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> 
 def _import_in_background(module: str) -> None:
     """Import `module` in a thread while the inputs are read. openpyxl (the workbook writer) takes about a
     tenth of a second to import, all of it Python holding the GIL, which the reading releases inside
-    polars most of the time: imported now, it costs the run almost nothing. A third-party package shares
-    no module with ours, so the two imports can never wait on each other; a failure is left for the
-    import at the report (which reports it as any other error)."""
+    polars most of the time: imported now, it costs the run almost nothing. A missing module fails now,
+    as an import at the top would. openpyxl imports none of our modules, so the report's import (which
+    waits for it) and this one never wait on each other; a failure inside it is left for that import,
+    which reports it as any other error."""
+    if importlib.util.find_spec(module) is None:
+        importlib.import_module(module)  # ModuleNotFoundError, before hours of work
+
     def load() -> None:
         with contextlib.suppress(BaseException):
             importlib.import_module(module)

@@ -143,7 +143,8 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     (claims_audit.records). ``history``: the claims history (:class:`claims_audit.history.History`)
     the history-aware edits read beside tonight's lines; the caller records tonight's lines in it.
     ``progress`` receives a :class:`ProgressEvent` as the run goes. ``buckets``: the groups of members the
-    rules see one after another (default: from the inputs' size, :func:`bucket_count`)."""
+    rules see one after another (default: as many as the wanted lines need once every input is read,
+    :func:`claims_audit.retained.group_count`)."""
     run_date = run_date or dt.date.today()
     read = _read(paths, schema_path, mapping_path, rule_config, progress, chunk_bytes, work_dir, retain_bytes,
                  record_claims=_claims_named(records) if records is not None else None,

@@ -512,7 +512,8 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
         options = replace(options, chunk_bytes=None)  # one piece: the whole file
     again = ReadOptions(None, options.legacy, options.scratch)  # irregular quoting: read it whole
     # `reader` cuts the piece after the next one (reading the file, finding the boundary) while this one
-    # is parsed and validated; no more than two pieces are held, as in a sequential read
+    # is parsed and validated: three pieces' bytes at most (the next one, and the one being cut with its
+    # block), one more than a sequential read, for a piece's size of memory (64 MiB by default)
     with view.open("rb") as fh, ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as reader:
         if hasher is not None and start:
             hasher.update(fh.read(start))

@@ -52,6 +52,7 @@ class Mark:
     members: int
     claim_lines: int
     line_keys: int
+    kept: tuple[int, int]  # lines kept and what they cost as the rules see them
 
 
 def held_bytes(frame: pl.DataFrame) -> int:
@@ -59,6 +60,12 @@ def held_bytes(frame: pl.DataFrame) -> int:
     text cell has, null or not, which is most of it here (about 25 text columns a line)."""
     views = sum(frame.height * 16 for dtype in frame.dtypes if dtype == pl.String)
     return frame.estimated_size() + views
+
+
+def restored_line_bytes(schema: pl.Schema, kept: list[str]) -> int:
+    """What :func:`restore` adds to each line of a compacted part: the columns it dropped, null again
+    (a text cell's 16-byte view, a number's 8 bytes, null or not)."""
+    return sum(16 if dtype == pl.String else 8 for name, dtype in schema.items() if name not in kept)
 
 
 def group_count(wanted_bytes: int, group_bytes: int) -> int:
@@ -102,20 +109,23 @@ class RetainedLines:
         self._more_members = more_members
         self._audited = pl.col("procedure_code").is_in(ctx.audited)
         self._record_claims = sorted(record_claims) if record_claims else None
-        self.bucket_count = buckets  # the groups of the run: known once :meth:`buckets` has chosen them
+        self.bucket_count = buckets or None  # the groups of the run: known once :meth:`buckets` has chosen them
         self._parts: list[Part] = []  # in line order: files first, then the frames held in memory
         self._members: list[pl.Series] = []
         self._claim_lines: list[pl.DataFrame] = []
         self._audited_lines: list[pl.DataFrame] = []  # line_key, claim_id, line_number
         self._schema: pl.Schema | None = None  # of a piece of lines (parts drop their empty columns)
         self._held = 0
-        self._kept = [0, 0]  # lines kept and their bytes in memory (what a wanted line costs, on average)
+        # lines kept, and what they cost once restored with every column as the rules see them (what a
+        # wanted line costs, on average: the groups are sized with it)
+        self._kept = [0, 0]
         self._last_key: dict[Path, int] = {}  # the last line_key each file holds
         self.line_keys = 0  # audited lines added so far (the next line_key)
         self.spilled = 0  # files written
 
     def mark(self) -> Mark:
-        return Mark(len(self._members), len(self._claim_lines), self.line_keys)  # _audited_lines: with _members
+        return Mark(len(self._members), len(self._claim_lines), self.line_keys,  # _audited_lines: with _members
+                    (self._kept[0], self._kept[1]))
 
     def rollback(self, mark: Mark) -> None:
         """Forget every line added since `mark` (an input read again from its start, or rejected): the
@@ -140,6 +150,7 @@ class RetainedLines:
         self._parts = kept
         del self._members[mark.members:], self._audited_lines[mark.members:], self._claim_lines[mark.claim_lines:]
         self.line_keys = mark.line_keys
+        self._kept = list(mark.kept)
         self._held = sum(held_bytes(p) for p in self._parts if isinstance(p, pl.DataFrame))
 
     def add(self, lines: pl.DataFrame) -> None:
@@ -161,7 +172,7 @@ class RetainedLines:
         size = held_bytes(kept)
         self._held += size
         self._kept[0] += kept.height
-        self._kept[1] += size
+        self._kept[1] += size + kept.height * restored_line_bytes(self._schema, kept.columns)
         if self._held > self._budget:
             self._spill()
 
@@ -187,15 +198,22 @@ class RetainedLines:
             self.bucket_count = group_count(rows * self._kept[1] // max(self._kept[0], 1), self._group_bytes)
         parts, self._parts, self._held = self._parts, [], 0
         if self.bucket_count == 1:
-            frames = [f for f in (_take(p, wanted) for p in parts) if f.height]
-            yield restore(frames, self._schema) if frames and self._schema is not None else empty
+            frames = []
+            while parts:  # each part let go once filtered: only the wanted lines stay
+                frames.append(_take(parts.pop(0), wanted))
+            group = self._restored(frames, empty)
+            del frames
+            yield group
             return
         groups = _Groups(self._folder, self.bucket_count, self._budget // 2)
-        for part in parts:
-            groups.add(_take(part, wanted))
+        while parts:
+            groups.add(_take(parts.pop(0), wanted))
         for number in range(self.bucket_count):
-            frames = groups.take(number)
-            yield restore(frames, self._schema) if frames and self._schema is not None else empty
+            yield self._restored(groups.take(number), empty)  # held by the caller only
+
+    def _restored(self, frames: list[pl.DataFrame], empty: pl.DataFrame) -> pl.DataFrame:
+        frames = [f for f in frames if f.height]
+        return restore(frames, self._schema) if frames and self._schema is not None else empty
 
     def lines(self, empty: pl.DataFrame) -> pl.DataFrame:
         """Every retained line of the run at once, in file order (the claims-history back-fill)."""

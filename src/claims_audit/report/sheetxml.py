@@ -282,7 +282,9 @@ def fast_deflate(entry: Any) -> bool:
     except ImportError:
         return False
     current = getattr(entry, "_compressor", None)
-    if current is None or getattr(entry, "_compress_size", None) != 0 or not hasattr(current, "flush"):
+    info = getattr(entry, "_zinfo", None)
+    if (current is None or getattr(entry, "_compress_size", None) != 0 or not hasattr(current, "flush")
+            or getattr(info, "compress_type", None) != zipfile.ZIP_DEFLATED):
         return False
     entry._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
     return True
