@@ -73,6 +73,18 @@ def test_a_bad_optional_cell_costs_the_value_not_the_row(tmp_path):
                        (3, "units"): "row rejected", (3, "charge_amount"): "row rejected"}
 
 
+def test_a_lines_note_is_the_same_whether_or_not_other_lines_have_several_ignored_values(tmp_path):
+    """One ignored value on every line takes a shortcut (no grouping by line): the notes are those of the
+    grouped path, which a piece with one line of two ignored values takes."""
+    single = [line(claim_id=f"C{i}", charge_amount="N/A") for i in range(4)]
+    alone = _validate(tmp_path, single)
+    mixed = _validate(tmp_path, [*single, line(claim_id="C9", charge_amount="N/A", modifier_1="L T")])
+    assert alone.lines.select("ignored_columns", "ignored_note").equals(
+        mixed.lines.head(4).select("ignored_columns", "ignored_note"))
+    assert alone.lines.get_column("ignored_note").to_list() == ['charge_amount "N/A"'] * 4
+    assert mixed.lines.get_column("ignored_note").item(4) == 'modifier_1 "L T", charge_amount "N/A"'
+
+
 def test_a_long_ignored_value_is_shortened_in_the_note(tmp_path):
     v = _validate(tmp_path, [line(charge_amount="9" * 30 + "x" * 30)])
     assert v.lines.get_column("ignored_note").item() == 'charge_amount "' + "9" * 30 + "x" * 10 + '…"'
@@ -183,3 +195,21 @@ def test_shortcuts_never_modify_the_text_frame(tmp_path):
     assert raw.frame.equals(before)
     assert v.lines.get_column("procedure_code").to_list() == ["G0439"]
     assert v.lines.get_column("claim_id").to_list() == ["C1"]
+
+
+def test_the_failure_report_of_the_suspect_columns_equals_pandera_over_every_column(tmp_path):
+    """pandera judges only the columns where a cell failed the shortcut checks: its failure cases are
+    those it finds when it is given every column of every row (a damaged generated extract)."""
+    from claims_audit import sample
+    from claims_audit.schema import normalize
+    from claims_audit.validation import REJECTED_CELL_SCHEMA, _failures
+
+    path = tmp_path / "s.csv"
+    sample.write(sample.generate(4_000, seed=8, bad_fraction=0.08), path)
+    layout = load_layout()
+    raw = read(InputFile(path, str(path)), layout)
+    found = validate(raw, layout).rejected.filter(pl.col("column").is_not_null())
+    everything = _failures(raw.frame.with_columns([normalize(s) for s in layout.columns]), raw.frame, layout)
+    assert found.height > 100
+    cells = list(REJECTED_CELL_SCHEMA)[:4]  # row, column, value, problem
+    assert found.select(cells).sort(cells).equals(everything.select(cells).sort(cells))

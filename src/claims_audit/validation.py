@@ -19,8 +19,9 @@ cheaply as each column allows:
 A cell that is already in normal form (normalizing, the `accept` forms included, would not change it) and
 passes its rules is accepted as it is, and its typed value is cast straight from it. Every other cell, a
 handful in a real extract, takes the full path: normalized, checked, and cast one by one. Only rows that
-fail there are handed to pandera for the detailed failure report, so on a clean file pandera (and its
-import) has nothing to do.
+fail there are handed to pandera for the detailed failure report, and only in the columns where a cell
+failed, so on a clean file pandera (and its import) has nothing to do, and a file with one damaged
+column is judged on that column.
 Both use the very same expressions, so they cannot disagree; should they ever, pandera's verdict counts.
 `tests/test_validation.py` checks the shortcuts against the plain path on generated and hostile frames.
 """
@@ -67,11 +68,13 @@ def validate(raw: RawTable, layout: Layout) -> Validated:
     with ThreadPoolExecutor(pl.thread_pool_size()) as pool:
         checked = list(pool.map(lambda s: check_column(frame.get_column(s.name), s), layout.columns))
     typed = [values for values, _ in checked]
-    suspects = [bad for _, bad in checked if bad is not None]
-    suspect = functools.reduce(operator.or_, suspects) if suspects else None
+    suspects = {s.name: bad for s, (_, bad) in zip(layout.columns, checked) if bad is not None}
+    suspect = functools.reduce(operator.or_, suspects.values()) if suspects else None
     if suspect is not None and suspect.any():
-        original = frame.filter(suspect)
-        normalized = original.with_columns([normalize(s) for s in layout.columns])
+        # only the columns with a failing cell go to pandera: the others passed the very same checks on
+        # every row (a file with one damaged column is judged on that column, not on all of them)
+        original = frame.filter(suspect).select(ROW, *suspects)
+        normalized = original.with_columns([normalize(s) for s in layout.columns if s.name in suspects])
         cells = _failures(normalized, original, layout)
     else:
         cells = pl.DataFrame(schema=REJECTED_CELL_SCHEMA)
@@ -111,10 +114,13 @@ def _without_ignored(lines: pl.DataFrame, ignored: pl.DataFrame, layout: Layout)
     # value, not the text of a finding's message
     named = pl.when(pl.col("column") == "member_id").then(pl.col("column")).otherwise(
         pl.format('{} "{}"', pl.col("column"), quoted))
-    notes = (ignored.sort(pl.col(ROW), pl.col("column").replace_strict(order, default=len(order)))
-             .group_by(ROW, maintain_order=True)
-             .agg(pl.col("column").str.join(",").alias(IGNORED_COLUMNS),
-                  named.str.join(", ").alias(IGNORED_NOTE)))
+    if ignored.get_column(ROW).is_unique().all():  # one ignored value a line (a damaged column): no grouping
+        notes = ignored.select(ROW, pl.col("column").alias(IGNORED_COLUMNS), named.alias(IGNORED_NOTE))
+    else:
+        notes = (ignored.sort(pl.col(ROW), pl.col("column").replace_strict(order, default=len(order)))
+                 .group_by(ROW, maintain_order=True)
+                 .agg(pl.col("column").str.join(",").alias(IGNORED_COLUMNS),
+                      named.str.join(", ").alias(IGNORED_NOTE)))
     return lines.with_columns(emptied).join(notes, on=ROW, how="left", maintain_order="left")
 
 
