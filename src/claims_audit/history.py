@@ -33,6 +33,7 @@ from typing import Any
 import polars as pl
 
 from .errors import ConfigError, ExitCode, LedgerError
+from .history_pending import PendingLines, Tally
 from .history_store import FILE_PATTERN, ParquetLines, TableLines
 from .rules.claim_edits.context import DX, MODIFIERS
 from .store import Location, is_url, locate
@@ -134,10 +135,13 @@ class History:
     """The claims history of an open ledger (:class:`claims_audit.ledger.Ledger`): its catalog in the
     ledger and its lines in a folder of Parquet files (`where` a folder) or in the ledger's PostgreSQL
     database (`where` the ledger's :class:`~claims_audit.store.Location`). With no ledger yet (a first
-    run) an empty history."""
+    run) an empty history. `scratch`: the run's scratch folder, where the lines each group of members
+    leaves to record wait for the ledger's transaction (:mod:`claims_audit.history_pending`; None: in
+    memory)."""
 
-    def __init__(self, where: Path | Location, ledger: Any):
+    def __init__(self, where: Path | Location, ledger: Any, scratch: Path | None = None):
         self.ledger = ledger
+        self.scratch = scratch
         self._run_key = secrets.token_bytes(32)  # keys tonight's members while there is no ledger
         if isinstance(where, Location):
             self.folder: Path | None = None
@@ -275,9 +279,10 @@ class History:
 
     # -- writing (inside the ledger's write transaction) ----------------------------------------------
 
-    def record(self, lines: pl.DataFrame, *, kind: str, run_id: str | None, run_date: dt.date,
+    def record(self, lines: pl.DataFrame | PendingLines, *, kind: str, run_id: str | None, run_date: dt.date,
                sources: list[tuple[str, str]], superseded: list[tuple[str, str]]) -> tuple[int, Path | None]:
-        """Add `lines` (STORED columns but run_date, member_id instead of member_key) as one batch, with the files they came from
+        """Add `lines` (STORED columns but run_date, member_id instead of member_key on a first run; a
+        frame, or the pieces of a run's groups of members) as one batch, with the files they came from
         ((source_file, sha256)) and the claims they supersede ((claim_id, frequency)). Call inside the
         ledger's transaction: the file is written now and becomes history when the ledger commits.
         Returns the number of lines and the file written (for removal if the transaction fails)."""
@@ -286,28 +291,44 @@ class History:
         if kind == "run":  # running a night again replaces what that night recorded
             con.execute("DELETE FROM history_batches WHERE folder = ? AND kind = 'run' AND run_date = ?",
                         (self.label, run_date.isoformat()))
-        if lines.is_empty() and not superseded:
+        pending = lines if isinstance(lines, PendingLines) else PendingLines.of(lines)
+        if not pending.height and not superseded:
             return 0, None
-        if "member_key" not in lines.columns:
-            lines = lines.with_columns(self.member_keys(lines.get_column("member_id")))
-        frame = lines.with_columns(pl.lit(run_date).alias("run_date")).select(
-            [pl.col(c).cast(t) for c, t in STORED.items()]).sort("member_key", "service_date")
-        name, path = self.lines.write(frame)
-        dates = frame.get_column("service_date")
-        batch = int(con.execute(
-            "INSERT INTO history_batches (folder, file, kind, run_id, run_date, recorded_at, lines, min_date, "
-            "max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
-            (self.label, name, kind, run_id, run_date.isoformat(),
-             dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), frame.height,
-             dates.min().isoformat() if frame.height else None, dates.max().isoformat() if frame.height else None)
-        ).fetchone()[0])
-        self.lines.attach(con, batch, frame)
-        counts = dict(frame.group_by("source_sha256").len().iter_rows()) if frame.height else {}
+        pieces, tally = self._stored_pieces(pending, run_date)
+        try:
+            name, path = self.lines.write(pieces)
+            batch = int(con.execute(
+                "INSERT INTO history_batches (folder, file, kind, run_id, run_date, recorded_at, lines, "
+                "min_date, max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
+                (self.label, name, kind, run_id, run_date.isoformat(),
+                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), tally.lines,
+                 tally.first.isoformat() if tally.first else None, tally.last.isoformat() if tally.last else None)
+            ).fetchone()[0])
+            self.lines.attach(con, batch, pieces)
+        finally:
+            for piece in pieces:
+                if isinstance(piece, Path):
+                    piece.unlink(missing_ok=True)
         con.executemany("INSERT INTO history_sources VALUES (?, ?, ?, ?)",
-                        [(batch, name, sha, int(counts.get(sha, 0))) for name, sha in sources])
+                        [(batch, name, sha, int(tally.per_source.get(sha, 0))) for name, sha in sources])
         con.executemany("INSERT INTO history_superseded VALUES (?, ?, ?)",
                         [(batch, claim, freq) for claim, freq in superseded])
-        return frame.height, path
+        return tally.lines, path
+
+    def _stored_pieces(self, pending: PendingLines, run_date: dt.date) -> tuple[list[pl.DataFrame | Path], Tally]:
+        """Each piece keyed (a first run's lines carry member ids until the ledger's key exists), in the
+        STORED columns and sorted, one piece in memory at a time; and what the catalog row counts."""
+        pieces: list[pl.DataFrame | Path] = []
+        tally = Tally()
+        for lines in pending.frames():
+            if "member_key" not in lines.columns:
+                lines = lines.with_columns(self.member_keys(lines.get_column("member_id")))
+            frame = lines.with_columns(pl.lit(run_date).alias("run_date")).select(
+                [pl.col(c).cast(t) for c, t in STORED.items()])
+            tally.add(frame)
+            pieces.append(pending.sorted_piece(frame))
+            del lines, frame
+        return pieces or [pl.DataFrame(schema=STORED)], tally
 
     def prune(self, before: dt.date) -> int:
         """Drop every line with a date of service before `before` (inside the ledger's transaction):
@@ -368,9 +389,9 @@ def _in_members_windows(found: pl.DataFrame, tonight: pl.DataFrame, windows: Win
             .filter(pl.col("service_date").is_between(pl.col("_from"), pl.col("_to"))).drop("_from", "_to"))
 
 
-def merge_nights(nights: list[Night], input_order: list[str]) -> Night:
+def merge_nights(nights: list[Night]) -> Night:
     """The nights of a run's groups of members (:meth:`claims_audit.retained.RetainedLines.buckets`) as
-    the one night of the run: what it consulted and what it records, in file order."""
+    the one night of the run: what it consulted, and what it records (the groups' pieces, in group order)."""
     if len(nights) == 1:
         return nights[0]
     first = nights[0]
@@ -381,11 +402,11 @@ def merge_nights(nights: list[Night], input_order: list[str]) -> Night:
         first_date=min(dates, default=None), last_date=max(dates, default=None),
         already_recorded=first.consulted.already_recorded,
         unmatched_adjustments=sum(n.consulted.unmatched_adjustments for n in nights), batch_ids=batch_ids)
-    position = {name: i for i, name in enumerate(input_order)}
-    to_record = pl.concat([n.to_record for n in nights], how="vertical_relaxed").sort(
-        pl.col("source_file").replace_strict(position, default=len(position), return_dtype=pl.Int64), "source_row",
-        maintain_order=True)
-    return Night(first.edit_lines.clear(), pl.concat([n.history_lines for n in nights]),
+    to_record = PendingLines(first.to_record.folder)
+    for n in nights:  # groups of disjoint members, each in file order (see claims_audit.history_pending)
+        to_record.extend(n.to_record)
+    # the history lines were for naming related lines in each group's findings: done with
+    return Night(first.edit_lines.clear(), first.history_lines.clear(),
                  [key for n in nights for key in n.silent], to_record, first.sources,
                  sorted({s for n in nights for s in n.superseded}), consulted, first.windows)
 
@@ -404,7 +425,7 @@ class Night:
     edit_lines: pl.DataFrame  # tonight's lines the edits read + history lines (negative line_key)
     history_lines: pl.DataFrame  # line_key, history_source of the history lines (to name a related line)
     silent: list[int]  # line_keys of tonight's lines that raise no finding: voids, superseded originals
-    to_record: pl.DataFrame  # STORED columns but run_date (member_id instead of member_key on a first run)
+    to_record: PendingLines  # STORED columns but run_date (member_id instead of member_key on a first run)
     sources: list[tuple[str, str]]  # (source file, sha256) of the lines to record
     superseded: list[tuple[str, str]]  # (claim id, frequency) tonight's replacements and voids name
     consulted: Consulted
@@ -435,11 +456,17 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
                                           & ~frequency().is_in([VOID, REPLACEMENT]))
     silent = lines.filter(silent_expr).get_column("line_key").to_list()
     tonight = lines.filter(keep & ~silent_expr)
-    tonight = tonight.with_columns(history.member_keys(tonight.get_column("member_id")))
-    found, consulted = history.lookup(
-        tonight, run_date=run_date, audited=audited, family=family, windows=windows,
-        exclude_shas=set(shas.values()), adjusted_claims=adjusted_claims,
-        claim_lines=lines.select("claim_id", "line_number").unique())
+    # keyed now when this history has its ledger (the same key records them); a first run has no history
+    # to match and no key yet: its lines are keyed once, with the new ledger's key, when it records
+    keyed = history.ledger is not None
+    if keyed:
+        tonight = tonight.with_columns(history.member_keys(tonight.get_column("member_id")))
+        found, consulted = history.lookup(
+            tonight, run_date=run_date, audited=audited, family=family, windows=windows,
+            exclude_shas=set(shas.values()), adjusted_claims=adjusted_claims,
+            claim_lines=lines.select("claim_id", "line_number").unique())
+    else:
+        found, consulted = _empty_history(), Consulted(str(history))
     consulted.unmatched_adjustments = _unmatched(adjusted_claims, lines, history, run_date)
     n = found.height
     earlier = found.with_columns(
@@ -450,7 +477,8 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
     edit_cols = [c for c in tonight.columns if c in earlier.columns and c != "member_key"]
     edit_lines = pl.concat([
         earlier.select(edit_cols),
-        tonight.with_columns(pl.col("member_key").cast(pl.String).alias("member_id")).select(edit_cols),
+        (tonight.with_columns(pl.col("member_key").cast(pl.String).alias("member_id")) if keyed else tonight)
+        .select(edit_cols),
     ], how="vertical_relaxed")
     recorded = history.recorded_shas(sorted(set(shas.values())), replacing=run_date)
     consulted.already_recorded = sorted(f for f, sha in shas.items() if sha in recorded)
@@ -459,12 +487,10 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
                  .filter(pl.col("source_file").is_in([f for f, _ in new_sources]))
                  .with_columns(pl.col("source_file").replace_strict(dict(new_sources), default=None)
                                .alias("source_sha256")))
-    # keyed now when this history has its ledger (the same key records them); a first run's keys are
-    # made again with the new ledger's key when it records
-    keyed = history.ledger is not None
     stored = [c if keyed or c != "member_key" else "member_id" for c in STORED if c != "run_date"]
-    return Night(edit_lines, earlier.select("line_key", "history_source"), silent,
-                 to_record.select(stored), new_sources,
+    pending = PendingLines(history.scratch)
+    pending.add(to_record.select(stored))
+    return Night(edit_lines, earlier.select("line_key", "history_source"), silent, pending, new_sources,
                  [tuple(r) for r in adjusted.iter_rows()], consulted, windows)
 
 
