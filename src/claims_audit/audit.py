@@ -113,10 +113,11 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
 def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> list[Path]:
     """Tonight's lines into history and the automatic prune (inside the ledger's transaction)."""
     night = result.history
-    night.consulted.recorded, path = history.record(
+    cutoff = result.run_date - dt.timedelta(days=night.windows.retention_days)
+    night.consulted.recorded, dropped, path = history.record(  # tonight's lines past retention: never written
         night.to_record, kind="run", run_id=run_id, run_date=result.run_date, sources=night.sources,
-        superseded=night.superseded)
-    night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=night.windows.retention_days))
+        superseded=night.superseded, keep_from=cutoff)
+    night.consulted.pruned = dropped + history.prune(cutoff)
     return [path] if path is not None else []
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import polars as pl
 
 from .errors import ConfigError, ExitCode, LedgerError
-from .history_pending import PendingLines, Tally
+from .history_pending import PendingLines, SortedPiece, Tally, in_order, range_count, sort_piece
 from .history_store import FILE_PATTERN, ParquetLines, TableLines
 from .rules.claim_edits.context import DX, MODIFIERS
 from .store import Location, is_url, locate
@@ -280,12 +280,16 @@ class History:
     # -- writing (inside the ledger's write transaction) ----------------------------------------------
 
     def record(self, lines: pl.DataFrame | PendingLines, *, kind: str, run_id: str | None, run_date: dt.date,
-               sources: list[tuple[str, str]], superseded: list[tuple[str, str]]) -> tuple[int, Path | None]:
+               sources: list[tuple[str, str]], superseded: list[tuple[str, str]],
+               keep_from: dt.date | None = None) -> tuple[int, int, Path | None]:
         """Add `lines` (STORED columns but run_date, member_id instead of member_key on a first run; a
         frame, or the pieces of a run's groups of members) as one batch, with the files they came from
         ((source_file, sha256)) and the claims they supersede ((claim_id, frequency)). Call inside the
         ledger's transaction: the file is written now and becomes history when the ledger commits.
-        Returns the number of lines and the file written (for removal if the transaction fails)."""
+        `keep_from`: the cut-off of the prune that follows (:meth:`prune`): lines older are counted as
+        recorded and pruned but never written, and the batch's catalog row is the one that prune would
+        leave. Returns (lines recorded, lines of them pruned, the file written: for removal if the
+        transaction fails)."""
         con = self.ledger.connection
         self._remove_unlisted()  # before this transaction unlists anything: those files stay until it commits
         if kind == "run":  # running a night again replaces what that night recorded
@@ -293,42 +297,49 @@ class History:
                         (self.label, run_date.isoformat()))
         pending = lines if isinstance(lines, PendingLines) else PendingLines.of(lines)
         if not pending.height and not superseded:
-            return 0, None
-        pieces, tally = self._stored_pieces(pending, run_date)
+            return 0, 0, None
+        pieces, tally, kept = self._stored_pieces(pending, run_date, keep_from)
         try:
-            name, path = self.lines.write(pieces)
+            name, path = self.lines.write(in_order(pieces, STORED))
+            first = kept.first if kept.lines else tally.first  # nothing kept: the prune drops the batch
             batch = int(con.execute(
                 "INSERT INTO history_batches (folder, file, kind, run_id, run_date, recorded_at, lines, "
                 "min_date, max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
                 (self.label, name, kind, run_id, run_date.isoformat(),
-                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), tally.lines,
-                 tally.first.isoformat() if tally.first else None, tally.last.isoformat() if tally.last else None)
+                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), kept.lines,
+                 first.isoformat() if first else None, tally.last.isoformat() if tally.last else None)
             ).fetchone()[0])
             self.lines.attach(con, batch, pieces)
         finally:
             for piece in pieces:
-                if isinstance(piece, Path):
-                    piece.unlink(missing_ok=True)
+                if isinstance(piece.data, Path):
+                    piece.data.unlink(missing_ok=True)
         con.executemany("INSERT INTO history_sources VALUES (?, ?, ?, ?)",
                         [(batch, name, sha, int(tally.per_source.get(sha, 0))) for name, sha in sources])
         con.executemany("INSERT INTO history_superseded VALUES (?, ?, ?)",
                         [(batch, claim, freq) for claim, freq in superseded])
-        return tally.lines, path
+        return tally.lines, tally.lines - kept.lines, path
 
-    def _stored_pieces(self, pending: PendingLines, run_date: dt.date) -> tuple[list[pl.DataFrame | Path], Tally]:
+    def _stored_pieces(self, pending: PendingLines, run_date: dt.date, keep_from: dt.date | None
+                       ) -> tuple[list[SortedPiece], Tally, Tally]:
         """Each piece keyed (a first run's lines carry member ids until the ledger's key exists), in the
-        STORED columns and sorted, one piece in memory at a time; and what the catalog row counts."""
-        pieces: list[pl.DataFrame | Path] = []
-        tally = Tally()
+        STORED columns and sorted, one piece in memory at a time; what the catalog row counts of every
+        line, and of the lines kept (from `keep_from` on)."""
+        pieces: list[SortedPiece] = []
+        tally, kept = Tally(), Tally()
+        ranges = range_count(pending.height)
         for lines in pending.frames():
             if "member_key" not in lines.columns:
                 lines = lines.with_columns(self.member_keys(lines.get_column("member_id")))
             frame = lines.with_columns(pl.lit(run_date).alias("run_date")).select(
                 [pl.col(c).cast(t) for c, t in STORED.items()])
             tally.add(frame)
-            pieces.append(pending.sorted_piece(frame))
+            if keep_from is not None:
+                frame = frame.filter(pl.col("service_date") >= keep_from)
+            kept.add(frame)
+            pieces.append(sort_piece(frame, pending.folder, ranges))
             del lines, frame
-        return pieces or [pl.DataFrame(schema=STORED)], tally
+        return pieces, tally, kept
 
     def prune(self, before: dt.date) -> int:
         """Drop every line with a date of service before `before` (inside the ledger's transaction):
@@ -532,7 +543,7 @@ def backfill(paths: list[Path], *, ledger_path: str | Path, folder: str | Path |
         path: Path | None = None
         try:
             with store.transaction():
-                recorded, path = history.record(night.to_record, kind="import", run_id=None,
+                recorded, _, path = history.record(night.to_record, kind="import", run_id=None,
                                                 run_date=run_date or dt.date.today(), sources=night.sources,
                                                 superseded=night.superseded)
         except BaseException:

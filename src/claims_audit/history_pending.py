@@ -5,12 +5,13 @@ each group leaves lines to record (:attr:`claims_audit.history.Night.to_record`)
 ledger's transaction they would add up to the whole night's history lines beside the findings (3.4M lines
 at 50M input lines); so each group's lines go, as the groups go, to a Parquet part in the run's scratch
 folder (owner-only, removed with it, and by the next run into the output folder when this one is killed),
-and :meth:`claims_audit.history.History.record` writes the batch from the parts one at a time.
+and :meth:`claims_audit.history.History.record` writes the batch from the parts, a few at a time.
 
-The groups hold disjoint sets of members, and each group's lines are in file order: sorting each part on
-its own by (member_key, service_date), keeping file order among equal keys, then merging the parts on
-member_key gives the lines in the order one sort of the whole night gives them.
-"""
+A batch file is sorted by (member_key, service_date). The groups hold disjoint sets of members, and each
+group's lines are in file order, so the night's order is built piece by piece: each part is sorted on
+its own (file order among equal keys), and the file is written one member_key range after another, each
+range the slices of every part that fall in it, sorted together (:func:`in_order`). That is the order
+one stable sort of the whole night in file order gives."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
+from polars.io.plugins import register_io_source
 
 SORT_KEYS = ("member_key", "service_date")
+RANGE_LINES = 100_000  # lines of a member_key range (see in_order)
+PART_ROW_GROUP = 16_384  # rows per row group of a sorted part (a range's slice reads few rows beyond it)
 
 
 @dataclass
@@ -66,24 +70,71 @@ class PendingLines:
                 yield piece
         self.pieces = []
 
-    def sorted_piece(self, frame: pl.DataFrame) -> pl.DataFrame | Path:
-        """One piece in STORED order (sorted by :data:`SORT_KEYS`, file order among equal keys), as a part
-        again when there is a scratch folder."""
-        ordered = frame.sort(*SORT_KEYS, maintain_order=True)
-        if self.folder is None:
-            return ordered
-        path = self.folder / f"history-sorted-{secrets.token_hex(8)}.parquet"
-        ordered.write_parquet(path, compression="lz4", statistics=False)
-        return path
+
+@dataclass(frozen=True)
+class SortedPiece:
+    """One group's lines in STORED order (sorted by :data:`SORT_KEYS`, file order among equal keys), in
+    memory or as a part, and where each member_key range (:func:`range_edges`) starts in them."""
+
+    data: pl.DataFrame | Path
+    cuts: list[int]  # ranges + 1 offsets: range r is rows cuts[r] to cuts[r + 1]
+
+    def frame(self) -> pl.DataFrame:
+        return pl.read_parquet(self.data) if isinstance(self.data, Path) else self.data
+
+    def slice(self, number: int) -> pl.DataFrame:
+        offset, length = self.cuts[number], self.cuts[number + 1] - self.cuts[number]
+        if isinstance(self.data, Path):  # small row groups: a slice decodes little more than itself
+            return pl.scan_parquet(self.data).slice(offset, length).collect()
+        return self.data.slice(offset, length)
 
 
-def merged(pieces: list[pl.DataFrame | pl.LazyFrame | Path]) -> pl.LazyFrame:
-    """Sorted pieces of disjoint members as one lazy frame in sort order (streamed by a sink)."""
-    frames = [pl.scan_parquet(p) if isinstance(p, Path) else p.lazy() for p in pieces]
-    while len(frames) > 1:  # a balanced tree of two-way merges
-        frames = [frames[i].merge_sorted(frames[i + 1], key="member_key") if i + 1 < len(frames) else frames[i]
-                  for i in range(0, len(frames), 2)]
-    return frames[0]
+def range_count(lines: int) -> int:
+    """How many member_key ranges a batch of `lines` is written in (one range's lines are in memory at
+    once while the batch file is written)."""
+    return max(1, -(-lines // RANGE_LINES))
+
+
+def range_edges(ranges: int) -> pl.Series:
+    """The first member_key of every range but the first: the 64-bit keys (uniform hashes) cut evenly."""
+    return pl.Series([-(1 << 63) + ((1 << 64) * i) // ranges for i in range(1, ranges)], dtype=pl.Int64)
+
+
+def sort_piece(frame: pl.DataFrame, folder: Path | None, ranges: int) -> SortedPiece:
+    """`frame` sorted, with its range offsets, written to a part in `folder` when there is one."""
+    ordered = frame.sort(*SORT_KEYS, maintain_order=True)
+    keys = ordered.get_column("member_key")
+    nulls = keys.null_count()  # sorted first: they go with the first range
+    known = keys.slice(nulls)
+    cuts = [0, *(nulls + known.search_sorted(range_edges(ranges), side="left")).to_list(), ordered.height]
+    if folder is None:
+        return SortedPiece(ordered, cuts)
+    path = folder / f"history-sorted-{secrets.token_hex(8)}.parquet"
+    ordered.write_parquet(path, compression="lz4", statistics=False, row_group_size=PART_ROW_GROUP)
+    return SortedPiece(path, cuts)
+
+
+def in_order(pieces: list[SortedPiece], schema: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """The sorted pieces of disjoint members as one lazy frame in sort order, produced range by range (the
+    range's slices of every piece, sorted together): a sink writes it holding one range at a time."""
+    ranges = len(pieces[0].cuts) - 1 if pieces else 0
+
+    def produce(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+                _batch_size: int | None) -> Iterator[pl.DataFrame]:
+        left = n_rows
+        for number in range(ranges):
+            frame = pl.concat([piece.slice(number) for piece in pieces]).sort(*SORT_KEYS, maintain_order=True)
+            if predicate is not None:
+                frame = frame.filter(predicate)
+            if columns is not None:
+                frame = frame.select(columns)
+            if left is not None:
+                frame, left = frame.head(left), left - min(left, frame.height)
+            yield frame
+            if left == 0:
+                return
+
+    return register_io_source(produce, schema=schema)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from .errors import ExitCode, LedgerError
-from .history_pending import merged
+from .history_pending import SortedPiece
 
 FILE_PATTERN = re.compile(r"^history-(?P<id>[0-9a-f]{32})\.parquet$")
 DATABASE_LABEL = "(database)"  # the catalog's `folder` of history kept in a PostgreSQL ledger
@@ -42,18 +42,15 @@ class ParquetLines:
     def __str__(self) -> str:
         return str(self.folder)
 
-    def write(self, pieces: list[pl.DataFrame | Path]) -> tuple[str, Path]:
-        """The batch's file, written in full before its catalog row (mode 0600 from its creation): the
-        sorted pieces of a run's groups of members merged as they stream to disk
-        (:func:`claims_audit.history_pending.merged`), so only a slice of each is in memory at once."""
+    def write(self, lines: pl.LazyFrame) -> tuple[str, Path]:
+        """The batch's file, written in full before its catalog row (mode 0600 from its creation), as
+        `lines` stream to disk (:func:`claims_audit.history_pending.in_order`: a range of members at a
+        time)."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.folder / f"history-{secrets.token_hex(16)}.parquet"
         try:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            if len(pieces) == 1 and isinstance(pieces[0], pl.DataFrame):
-                pieces[0].write_parquet(path, compression="zstd", statistics=True)
-            else:
-                merged(pieces).sink_parquet(path, compression="zstd", statistics=True)
+            lines.sink_parquet(path, compression="zstd", statistics=True)
         except (OSError, pl.exceptions.PolarsError) as exc:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -61,7 +58,7 @@ class ParquetLines:
             raise LedgerError(f"claims history {self.folder} cannot be written: {reason}") from None
         return path.name, path
 
-    def attach(self, db: Any, batch_id: int, pieces: list[pl.DataFrame | Path]) -> None:
+    def attach(self, db: Any, batch_id: int, pieces: list[SortedPiece]) -> None:
         """Nothing: the file named in the catalog row holds the lines."""
 
     def _files(self, batches: pl.DataFrame) -> list[Path]:
@@ -125,7 +122,7 @@ class ParquetLines:
         """Keep the batch's lines from `before` on in a new file (streamed: a batch may hold a large
         night); returns the lines kept."""
         kept = pl.scan_parquet(self.folder / file).filter(pl.col("service_date") >= before)
-        name, path = self.write([kept])
+        name, path = self.write(kept)
         lines, first = pl.scan_parquet(path).select(pl.len(), pl.col("service_date").min()).collect().row(0)
         db.execute("UPDATE history_batches SET file = ?, lines = ?, min_date = ? WHERE batch_id = ?",
                    (name, lines, first.isoformat() if first is not None else None, batch_id))
@@ -157,14 +154,14 @@ class TableLines:
     def _db(self) -> Any:
         return self.ledger.connection
 
-    def write(self, pieces: list[pl.DataFrame | Path]) -> tuple[str, None]:
+    def write(self, lines: pl.LazyFrame) -> tuple[str, None]:
         return TABLE_FILE, None
 
-    def attach(self, db: Any, batch_id: int, pieces: list[pl.DataFrame | Path]) -> None:
+    def attach(self, db: Any, batch_id: int, pieces: list[SortedPiece]) -> None:
         """The lines by COPY after their catalog row (same transaction), a slice of a piece at a time
         (rows in a table have no order: each piece goes as it is)."""
         for piece in pieces:
-            frame = pl.read_parquet(piece) if isinstance(piece, Path) else piece
+            frame = piece.frame()
             for start in range(0, frame.height, COPY_ROWS):
                 data = frame.slice(start, COPY_ROWS).select(
                     pl.lit(batch_id, pl.Int64).alias("batch_id"), *self.columns).write_csv()
