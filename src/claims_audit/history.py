@@ -167,13 +167,14 @@ class History:
         return bytes.fromhex(rows[0][0])
 
     def member_keys(self, members: pl.Series) -> pl.Series:
-        """Keyed BLAKE2b (64 bits) of each member id: equal ids give equal keys, and the id itself is
-        not in history. One hash per distinct member, each from a copy of one keyed state (keying costs a
-        block of hashing: a quarter of the time at a night's half a million members)."""
-        keyed = hashlib.blake2b(digest_size=8, key=self._key())
-        distinct = members.drop_nulls().unique().to_list()
-        table = {m: _keyed_digest(keyed, m) for m in distinct}
-        return members.replace_strict(table, default=None, return_dtype=pl.Int64).alias("member_key")
+        """Keyed BLAKE2b (64 bits, big-endian signed) of each member id: equal ids give equal keys, and
+        the id itself is not in history. One hash per distinct member (a night's half a million and
+        more: each from a copy of one keyed state, the digests turned into integers as one column)."""
+        copy = hashlib.blake2b(digest_size=8, key=self._key()).copy
+        distinct = members.drop_nulls().unique()
+        digests = pl.Series([_digest(copy, m) for m in distinct.cast(pl.Binary).to_list()], dtype=pl.Binary)
+        keys = digests.bin.reinterpret(dtype=pl.Int64, endianness="big")
+        return members.replace_strict(distinct, keys, default=None, return_dtype=pl.Int64).alias("member_key")
 
     # -- the catalog ----------------------------------------------------------------------------------
 
@@ -388,10 +389,10 @@ class History:
         return self.lines.member_count(self._batches(None))
 
 
-def _keyed_digest(keyed: Any, member: str) -> int:
-    state = keyed.copy()
-    state.update(member.encode("utf-8"))
-    return int.from_bytes(state.digest(), "big", signed=True)
+def _digest(copy: Any, member: bytes) -> bytes:
+    state = copy()  # the keyed state: keying costs a block of hashing, a copy does not
+    state.update(member)
+    return state.digest()
 
 
 def _in_members_windows(found: pl.DataFrame, tonight: pl.DataFrame, windows: Windows) -> pl.DataFrame:
