@@ -65,10 +65,12 @@ def _ledger_rows(ledger: str | Path) -> dict[str, list[tuple]]:
                 "recurring, decided, closed, resolved FROM runs ORDER BY run_date",
         "run_findings": "SELECT * FROM run_findings ORDER BY run_date, finding_id",
         "reports": "SELECT run_date, findings_digest FROM reports ORDER BY run_date",
-        "batches": "SELECT batch_id, kind, run_date, lines, min_date, max_date FROM history_batches ORDER BY batch_id",
+        "batches": "SELECT batch_id, kind, run_date, lines, min_date, max_date FROM history_batches "
+                   "ORDER BY batch_id",
         "sources": "SELECT batch_id, source_file, source_sha256, lines FROM history_sources "
                    "ORDER BY batch_id, source_file",
-        "superseded": "SELECT batch_id, claim_id, frequency FROM history_superseded ORDER BY batch_id, claim_id, frequency",
+        "superseded": "SELECT batch_id, claim_id, frequency FROM history_superseded "
+                      "ORDER BY batch_id, claim_id, frequency",
     }
     with Ledger.open(ledger) as store:
         return {name: store.query(sql) for name, sql in queries.items()}

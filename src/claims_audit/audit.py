@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import pipeline
-from .commit import new_run_id, recover, scratch_folder
+from .commit import LazyScratch, new_run_id, recover
 from .errors import LedgerError, UsageError
 from .ruleconfig import DEFAULT, RuleConfig
 from .report import ReportPaths, report_paths, write_reports
@@ -70,14 +70,13 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     store = (Ledger.open(ledger_path, create=ledger_path.is_server)
              if ledger_path is not None and ledger_path.exists() else None)
     history_folder = None if no_ledger or no_history else place(history, ledger_path)
-    scratch = contextlib.ExitStack()
+    # the lines each group of members leaves to record wait there, not in memory, for the ledger's
+    # transaction (claims_audit.history_pending); a killed run's folder goes with the next recover
+    scratch = LazyScratch(out)
     try:
         recover(out, _committed)  # leftovers of a killed run into this folder
-        # the lines each group of members leaves to record wait there, not in memory, for the ledger's
-        # transaction (claims_audit.history_pending); a killed run's folder goes with the next recover
-        pending = scratch.enter_context(scratch_folder(out)) if history_folder is not None else None
         # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
-        reader = History(history_folder, store, scratch=pending) if history_folder is not None else None
+        reader = History(history_folder, store, scratch=scratch) if history_folder is not None else None
         result = run_engine(paths, run_date, schema_path=schema, mapping_path=mapping,
                             rule_config=rule_config, progress=progress, records=records, history=reader,
                             work_dir=out, **_memory(memory_limit))

@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,11 +136,11 @@ class History:
     """The claims history of an open ledger (:class:`claims_audit.ledger.Ledger`): its catalog in the
     ledger and its lines in a folder of Parquet files (`where` a folder) or in the ledger's PostgreSQL
     database (`where` the ledger's :class:`~claims_audit.store.Location`). With no ledger yet (a first
-    run) an empty history. `scratch`: the run's scratch folder, where the lines each group of members
-    leaves to record wait for the ledger's transaction (:mod:`claims_audit.history_pending`; None: in
-    memory)."""
+    run) an empty history. `scratch`: gives the run's scratch folder (made on first use), where the lines
+    each group of members leaves to record wait for the ledger's transaction
+    (:mod:`claims_audit.history_pending`; None: they wait in memory)."""
 
-    def __init__(self, where: Path | Location, ledger: Any, scratch: Path | None = None):
+    def __init__(self, where: Path | Location, ledger: Any, scratch: Callable[[], Path] | None = None):
         self.ledger = ledger
         self.scratch = scratch
         self._run_key = secrets.token_bytes(32)  # keys tonight's members while there is no ledger
@@ -506,7 +507,7 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
                  .with_columns(pl.col("source_file").replace_strict(dict(new_sources), default=None)
                                .alias("source_sha256")))
     stored = [c if keyed or c != "member_key" else "member_id" for c in STORED if c != "run_date"]
-    pending = PendingLines(history.scratch)
+    pending = PendingLines(history.scratch() if history.scratch is not None else None)
     pending.add(to_record.select(stored))
     return Night(edit_lines, earlier.select("line_key", "history_source"), silent, pending, new_sources,
                  [tuple(r) for r in adjusted.iter_rows()], consulted, windows)

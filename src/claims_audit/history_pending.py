@@ -85,7 +85,8 @@ class SortedPiece:
     def slice(self, number: int) -> pl.LazyFrame:
         """The lines of range `number` (small row groups: reading a slice decodes little beyond it)."""
         offset, length = self.cuts[number], self.cuts[number + 1] - self.cuts[number]
-        return (pl.scan_parquet(self.data) if isinstance(self.data, Path) else self.data.lazy()).slice(offset, length)
+        lines = pl.scan_parquet(self.data) if isinstance(self.data, Path) else self.data.lazy()
+        return lines.slice(offset, length)
 
 
 def range_count(lines: int) -> int:
@@ -122,7 +123,8 @@ def in_order(pieces: list[SortedPiece], schema: dict[str, pl.DataType]) -> pl.La
                 _batch_size: int | None) -> Iterator[pl.DataFrame]:
         left = n_rows
         for number in range(ranges):
-            frame = pl.concat([piece.slice(number) for piece in pieces]).sort(*SORT_KEYS, maintain_order=True).collect()
+            frame = (pl.concat([piece.slice(number) for piece in pieces])
+                     .sort(*SORT_KEYS, maintain_order=True).collect())
             if predicate is not None:
                 frame = frame.filter(predicate)
             if columns is not None:

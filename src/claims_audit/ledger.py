@@ -587,13 +587,13 @@ def _known(con: Backend, run_date: str, first: bool) -> pl.DataFrame:
 
 
 def _statuses(findings: pl.DataFrame, known: pl.DataFrame, outcomes: ReviewOutcomes) -> pl.DataFrame:
-    """status, previous_disposition, previous_note and _closed of each finding, in the findings' order
+    """previous_disposition, previous_note, status and _closed of each finding, in the findings' order
     (to go beside them)."""
     status = (pl.when(pl.col("previous_disposition").is_not_null()).then(pl.lit("decided"))
               .when(pl.col("_seen") == 1).then(pl.lit("recurring")).otherwise(pl.lit("new")))
     frame = (findings.select("finding_id").join(known, on="finding_id", how="left", maintain_order="left")
              .with_columns(status.alias("status")))
-    return frame.select("status", "previous_disposition", "previous_note",
+    return frame.select("previous_disposition", "previous_note", "status",  # the view's order
                         _closing(frame.get_column("previous_disposition"), outcomes).alias("_closed"))
 
 
@@ -612,7 +612,8 @@ def _findings_digest(findings: pl.DataFrame) -> str:
     pairs = findings.select(pl.concat_str("finding_id", pl.lit("\t"), "line_fingerprint").sort()).to_series()
     digest = hashlib.sha256()
     for start in range(0, pairs.len(), FETCH_ROWS):
-        digest.update((b"\n" if start else b"") + "\n".join(pairs.slice(start, FETCH_ROWS).to_list()).encode("utf-8"))
+        text = "\n".join(pairs.slice(start, FETCH_ROWS).to_list())
+        digest.update((b"\n" if start else b"") + text.encode("utf-8"))
     return digest.hexdigest()
 
 
