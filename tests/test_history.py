@@ -291,3 +291,24 @@ def test_a_visit_of_a_member_whose_surgery_is_only_in_history_is_kept_by_a_strea
                   "--memory-limit", "64M")
     assert [(f["claim_id"], f["rule_id"]) for f in found] == [("V1", "GLOBAL_PERIOD_EM")]
 
+
+
+def test_member_keys_are_the_keyed_blake2b_every_history_holds():
+    """History files keep member keys across nights and versions: the key of a member id is, and stays,
+    the first 8 bytes of BLAKE2b keyed with the history key, as a big-endian signed integer (nulls stay
+    null; equal ids, equal keys)."""
+    import hashlib
+
+    import polars as pl
+
+    from claims_audit.history import History
+
+    history = History.__new__(History)
+    history.ledger, history._run_key = None, bytes(range(32))
+    members = pl.Series("member_id", ["M-1", None, "M-2", "M-1", "Zoë", ""])
+    expected = [None if m is None else int.from_bytes(
+        hashlib.blake2b(m.encode("utf-8"), digest_size=8, key=bytes(range(32))).digest(), "big", signed=True)
+        for m in members.to_list()]
+    keys = history.member_keys(members)
+    assert keys.to_list() == expected and keys.name == "member_key" and keys.dtype == pl.Int64
+    assert history.member_keys(members.clear()).to_list() == []

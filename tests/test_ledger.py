@@ -175,6 +175,39 @@ def test_a_failed_transaction_changes_nothing(store):
     assert store.query("SELECT count(*) FROM run_findings") == [(0,)]
 
 
+
+def test_statuses_come_back_in_batches_beside_the_findings_in_their_order(store, monkeypatch):
+    """Many findings in report order (not id order), fetched a few at a time: each keeps its own status,
+    disposition and note, the view is the findings with the status columns beside them (the findings'
+    own columns untouched, none copied), and run_findings holds one row per finding with that status."""
+    monkeypatch.setattr(L, "FETCH_ROWS", 3)
+    ids = [f"f{n:03d}" for n in range(60)][::-1]  # report order is not finding_id order
+    night1 = findings(*[(f, "R1" if n % 2 else "R2", f"fp{f}") for n, f in enumerate(ids)])
+    record(store, night1, D1)
+    decide(store, D1, *[(f, "R1", f"fp{f}", "Not an error" if n % 4 == 1 else "Confirmed")
+                        for n, f in enumerate(ids) if n % 2 and n < 30])
+    # night 2: the same findings but every fifth line changed (a new version: no decision, not seen)
+    night2 = findings(*[(f, "R1" if n % 2 else "R2", f"fp{f}" + ("x" if n % 5 == 0 else ""))
+                        for n, f in enumerate(ids)]).with_columns(pl.lit("kept").alias("claim_id"))
+    view = record(store, night2, D2)
+    expected = []
+    for n, f in enumerate(ids):
+        decided = n % 2 and n < 30 and n % 5
+        disposition = ("Not an error" if n % 4 == 1 else "Confirmed") if decided else None
+        expected.append((f, disposition, f"note {f}" if decided else None,
+                         "decided" if decided else "new" if n % 5 == 0 else "recurring"))
+    assert view.findings.columns == [*night2.columns, "previous_disposition", "previous_note", "status"]
+    assert list(view.findings.select("finding_id", "previous_disposition", "previous_note", "status")
+                .iter_rows()) == expected
+    assert view.findings.select(night2.columns).equals(night2)
+    closing = {f for f, d, _, _ in expected if d == "Not an error"}
+    assert sorted(view.closed_ids) == sorted(closing) and closing
+    rows = store.query("SELECT finding_id, status, disposition, closed FROM run_findings WHERE run_date = ? "
+                       "ORDER BY finding_id", (D2.isoformat(),))
+    assert rows == sorted((f, st, d, int(f in closing)) for f, d, _, st in expected)
+    assert view.counts["findings"] == 60 and view.counts["closed"] == len(closing)
+
+
 HOLD_LOCK = conftest.HOLD_LOCK
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import pipeline
-from .commit import new_run_id, recover
+from .commit import LazyScratch, new_run_id, recover
 from .errors import LedgerError, UsageError
 from .ruleconfig import DEFAULT, RuleConfig
 
@@ -76,10 +76,13 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     store = (Ledger.open(ledger_path, create=ledger_path.is_server)
              if ledger_path is not None and ledger_path.exists() else None)
     history_folder = None if no_ledger or no_history else place(history, ledger_path)
+    # the lines each group of members leaves to record wait there, not in memory, for the ledger's
+    # transaction (claims_audit.history_pending); a killed run's folder goes with the next recover
+    scratch = LazyScratch(out)
     try:
         recover(out, _committed)  # leftovers of a killed run into this folder
         # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
-        reader = History(history_folder, store) if history_folder is not None else None
+        reader = History(history_folder, store, scratch=scratch) if history_folder is not None else None
         result = run_engine(paths, run_date, schema_path=schema, mapping_path=mapping,
                             rule_config=rule_config, progress=progress, records=records, history=reader,
                             work_dir=out, **_memory(memory_limit))
@@ -110,15 +113,17 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     finally:
         if store is not None:
             store.close()
+        scratch.close()
 
 
 def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> list[Path]:
     """Tonight's lines into history and the automatic prune (inside the ledger's transaction)."""
     night = result.history
-    night.consulted.recorded, path = history.record(
+    cutoff = result.run_date - dt.timedelta(days=night.windows.retention_days)
+    night.consulted.recorded, dropped, path = history.record(  # tonight's lines past retention: never written
         night.to_record, kind="run", run_id=run_id, run_date=result.run_date, sources=night.sources,
-        superseded=night.superseded)
-    night.consulted.pruned = history.prune(result.run_date - dt.timedelta(days=night.windows.retention_days))
+        superseded=night.superseded, keep_from=cutoff)
+    night.consulted.pruned = dropped + history.prune(cutoff)
     return [path] if path is not None else []
 
 

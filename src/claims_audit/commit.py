@@ -346,3 +346,22 @@ def scratch_folder(folder: Path | None) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             lock.unlink()
         os.close(fd)
+
+
+class LazyScratch:
+    """A run's scratch folder (:func:`scratch_folder`) in `folder`, made when first asked for, so that a
+    run that stops before it needs one (no input found) creates nothing; removed by :meth:`close`."""
+
+    def __init__(self, folder: Path):
+        self._folder = folder
+        self._stack = contextlib.ExitStack()
+        self._path: Path | None = None
+
+    def __call__(self) -> Path:
+        if self._path is None:
+            self._path = self._stack.enter_context(scratch_folder(self._folder))
+        return self._path
+
+    def close(self) -> None:
+        self._stack.close()
+        self._path = None

@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from typing import Any
 import polars as pl
 
 from .errors import ConfigError, ExitCode, LedgerError
+from .history_pending import PendingLines, SortedPiece, Tally, in_order, range_count, sort_piece
 from .history_store import FILE_PATTERN, ParquetLines, TableLines
 from .rules.claim_edits.context import DX, MODIFIERS
 from .store import Location, is_url, locate
@@ -134,10 +136,13 @@ class History:
     """The claims history of an open ledger (:class:`claims_audit.ledger.Ledger`): its catalog in the
     ledger and its lines in a folder of Parquet files (`where` a folder) or in the ledger's PostgreSQL
     database (`where` the ledger's :class:`~claims_audit.store.Location`). With no ledger yet (a first
-    run) an empty history."""
+    run) an empty history. `scratch`: gives the run's scratch folder (made on first use), where the lines
+    each group of members leaves to record wait for the ledger's transaction
+    (:mod:`claims_audit.history_pending`; None: they wait in memory)."""
 
-    def __init__(self, where: Path | Location, ledger: Any):
+    def __init__(self, where: Path | Location, ledger: Any, scratch: Callable[[], Path] | None = None):
         self.ledger = ledger
+        self.scratch = scratch
         self._run_key = secrets.token_bytes(32)  # keys tonight's members while there is no ledger
         if isinstance(where, Location):
             self.folder: Path | None = None
@@ -163,13 +168,14 @@ class History:
         return bytes.fromhex(rows[0][0])
 
     def member_keys(self, members: pl.Series) -> pl.Series:
-        """Keyed BLAKE2b (64 bits) of each member id: equal ids give equal keys, and the id itself is
-        not in history. One hash per distinct member."""
-        key = self._key()
-        distinct = members.drop_nulls().unique().to_list()
-        table = {m: int.from_bytes(hashlib.blake2b(m.encode("utf-8"), digest_size=8, key=key).digest(),
-                                   "big", signed=True) for m in distinct}
-        return members.replace_strict(table, default=None, return_dtype=pl.Int64).alias("member_key")
+        """Keyed BLAKE2b (64 bits, big-endian signed) of each member id: equal ids give equal keys, and
+        the id itself is not in history. One hash per distinct member (a night's half a million and
+        more: each from a copy of one keyed state, the digests turned into integers as one column)."""
+        copy = hashlib.blake2b(digest_size=8, key=self._key()).copy
+        distinct = members.drop_nulls().unique()
+        digests = pl.Series([_digest(copy, m) for m in distinct.cast(pl.Binary).to_list()], dtype=pl.Binary)
+        keys = digests.bin.reinterpret(dtype=pl.Int64, endianness="big")
+        return members.replace_strict(distinct, keys, default=None, return_dtype=pl.Int64).alias("member_key")
 
     # -- the catalog ----------------------------------------------------------------------------------
 
@@ -275,39 +281,67 @@ class History:
 
     # -- writing (inside the ledger's write transaction) ----------------------------------------------
 
-    def record(self, lines: pl.DataFrame, *, kind: str, run_id: str | None, run_date: dt.date,
-               sources: list[tuple[str, str]], superseded: list[tuple[str, str]]) -> tuple[int, Path | None]:
-        """Add `lines` (STORED columns but run_date, member_id instead of member_key) as one batch, with the files they came from
+    def record(self, lines: pl.DataFrame | PendingLines, *, kind: str, run_id: str | None, run_date: dt.date,
+               sources: list[tuple[str, str]], superseded: list[tuple[str, str]],
+               keep_from: dt.date | None = None) -> tuple[int, int, Path | None]:
+        """Add `lines` (STORED columns but run_date, member_id instead of member_key on a first run; a
+        frame, or the pieces of a run's groups of members) as one batch, with the files they came from
         ((source_file, sha256)) and the claims they supersede ((claim_id, frequency)). Call inside the
         ledger's transaction: the file is written now and becomes history when the ledger commits.
-        Returns the number of lines and the file written (for removal if the transaction fails)."""
+        `keep_from`: the cut-off of the prune that follows (:meth:`prune`): lines older are counted as
+        recorded and pruned but never written, and the batch's catalog row is the one that prune would
+        leave. Returns (lines recorded, lines of them pruned, the file written: for removal if the
+        transaction fails)."""
         con = self.ledger.connection
         self._remove_unlisted()  # before this transaction unlists anything: those files stay until it commits
         if kind == "run":  # running a night again replaces what that night recorded
             con.execute("DELETE FROM history_batches WHERE folder = ? AND kind = 'run' AND run_date = ?",
                         (self.label, run_date.isoformat()))
-        if lines.is_empty() and not superseded:
-            return 0, None
-        if "member_key" not in lines.columns:
-            lines = lines.with_columns(self.member_keys(lines.get_column("member_id")))
-        frame = lines.with_columns(pl.lit(run_date).alias("run_date")).select(
-            [pl.col(c).cast(t) for c, t in STORED.items()]).sort("member_key", "service_date")
-        name, path = self.lines.write(frame)
-        dates = frame.get_column("service_date")
-        batch = int(con.execute(
-            "INSERT INTO history_batches (folder, file, kind, run_id, run_date, recorded_at, lines, min_date, "
-            "max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
-            (self.label, name, kind, run_id, run_date.isoformat(),
-             dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), frame.height,
-             dates.min().isoformat() if frame.height else None, dates.max().isoformat() if frame.height else None)
-        ).fetchone()[0])
-        self.lines.attach(con, batch, frame)
-        counts = dict(frame.group_by("source_sha256").len().iter_rows()) if frame.height else {}
+        pending = lines if isinstance(lines, PendingLines) else PendingLines.of(lines)
+        if not pending.height and not superseded:
+            return 0, 0, None
+        pieces, tally, kept = self._stored_pieces(pending, run_date, keep_from)
+        try:
+            name, path = self.lines.write(in_order(pieces, STORED))
+            first = kept.first if kept.lines else tally.first  # nothing kept: the prune drops the batch
+            batch = int(con.execute(
+                "INSERT INTO history_batches (folder, file, kind, run_id, run_date, recorded_at, lines, "
+                "min_date, max_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING batch_id",
+                (self.label, name, kind, run_id, run_date.isoformat(),
+                 dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), kept.lines,
+                 first.isoformat() if first else None, tally.last.isoformat() if tally.last else None)
+            ).fetchone()[0])
+            self.lines.attach(con, batch, pieces)
+        finally:
+            for piece in pieces:
+                if isinstance(piece.data, Path):
+                    piece.data.unlink(missing_ok=True)
         con.executemany("INSERT INTO history_sources VALUES (?, ?, ?, ?)",
-                        [(batch, name, sha, int(counts.get(sha, 0))) for name, sha in sources])
+                        [(batch, name, sha, int(tally.per_source.get(sha, 0))) for name, sha in sources])
         con.executemany("INSERT INTO history_superseded VALUES (?, ?, ?)",
                         [(batch, claim, freq) for claim, freq in superseded])
-        return frame.height, path
+        return tally.lines, tally.lines - kept.lines, path
+
+    def _stored_pieces(self, pending: PendingLines, run_date: dt.date, keep_from: dt.date | None
+                       ) -> tuple[list[SortedPiece], Tally, Tally]:
+        """Each piece keyed (a first run's lines carry member ids until the ledger's key exists), in the
+        STORED columns and sorted, one piece in memory at a time; what the catalog row counts of every
+        line, and of the lines kept (from `keep_from` on)."""
+        pieces: list[SortedPiece] = []
+        tally, kept = Tally(), Tally()
+        ranges = range_count(pending.height)
+        for lines in pending.frames():
+            if "member_key" not in lines.columns:
+                lines = lines.with_columns(self.member_keys(lines.get_column("member_id")))
+            frame = lines.with_columns(pl.lit(run_date).alias("run_date")).select(
+                [pl.col(c).cast(t) for c, t in STORED.items()])
+            tally.add(frame)
+            if keep_from is not None:
+                frame = frame.filter(pl.col("service_date") >= keep_from)
+            kept.add(frame)
+            pieces.append(sort_piece(frame, pending.folder, ranges))
+            del lines, frame
+        return pieces, tally, kept
 
     def prune(self, before: dt.date) -> int:
         """Drop every line with a date of service before `before` (inside the ledger's transaction):
@@ -356,6 +390,12 @@ class History:
         return self.lines.member_count(self._batches(None))
 
 
+def _digest(copy: Any, member: bytes) -> bytes:
+    state = copy()  # the keyed state: keying costs a block of hashing, a copy does not
+    state.update(member)
+    return state.digest()
+
+
 def _in_members_windows(found: pl.DataFrame, tonight: pl.DataFrame, windows: Windows) -> pl.DataFrame:
     """The history lines inside the windows of their own member's lines tonight (every history-aware edit
     pairs a member's lines): what a run sees of history does not depend on which other members share it."""
@@ -368,9 +408,9 @@ def _in_members_windows(found: pl.DataFrame, tonight: pl.DataFrame, windows: Win
             .filter(pl.col("service_date").is_between(pl.col("_from"), pl.col("_to"))).drop("_from", "_to"))
 
 
-def merge_nights(nights: list[Night], input_order: list[str]) -> Night:
+def merge_nights(nights: list[Night]) -> Night:
     """The nights of a run's groups of members (:meth:`claims_audit.retained.RetainedLines.buckets`) as
-    the one night of the run: what it consulted and what it records, in file order."""
+    the one night of the run: what it consulted, and what it records (the groups' pieces, in group order)."""
     if len(nights) == 1:
         return nights[0]
     first = nights[0]
@@ -381,11 +421,11 @@ def merge_nights(nights: list[Night], input_order: list[str]) -> Night:
         first_date=min(dates, default=None), last_date=max(dates, default=None),
         already_recorded=first.consulted.already_recorded,
         unmatched_adjustments=sum(n.consulted.unmatched_adjustments for n in nights), batch_ids=batch_ids)
-    position = {name: i for i, name in enumerate(input_order)}
-    to_record = pl.concat([n.to_record for n in nights], how="vertical_relaxed").sort(
-        pl.col("source_file").replace_strict(position, default=len(position), return_dtype=pl.Int64), "source_row",
-        maintain_order=True)
-    return Night(first.edit_lines.clear(), pl.concat([n.history_lines for n in nights]),
+    to_record = PendingLines(first.to_record.folder)
+    for n in nights:  # groups of disjoint members, each in file order (see claims_audit.history_pending)
+        to_record.extend(n.to_record)
+    # the history lines were for naming related lines in each group's findings: done with
+    return Night(first.edit_lines.clear(), first.history_lines.clear(),
                  [key for n in nights for key in n.silent], to_record, first.sources,
                  sorted({s for n in nights for s in n.superseded}), consulted, first.windows)
 
@@ -404,7 +444,7 @@ class Night:
     edit_lines: pl.DataFrame  # tonight's lines the edits read + history lines (negative line_key)
     history_lines: pl.DataFrame  # line_key, history_source of the history lines (to name a related line)
     silent: list[int]  # line_keys of tonight's lines that raise no finding: voids, superseded originals
-    to_record: pl.DataFrame  # STORED columns but run_date (member_id instead of member_key on a first run)
+    to_record: PendingLines  # STORED columns but run_date (member_id instead of member_key on a first run)
     sources: list[tuple[str, str]]  # (source file, sha256) of the lines to record
     superseded: list[tuple[str, str]]  # (claim id, frequency) tonight's replacements and voids name
     consulted: Consulted
@@ -435,11 +475,17 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
                                           & ~frequency().is_in([VOID, REPLACEMENT]))
     silent = lines.filter(silent_expr).get_column("line_key").to_list()
     tonight = lines.filter(keep & ~silent_expr)
-    tonight = tonight.with_columns(history.member_keys(tonight.get_column("member_id")))
-    found, consulted = history.lookup(
-        tonight, run_date=run_date, audited=audited, family=family, windows=windows,
-        exclude_shas=set(shas.values()), adjusted_claims=adjusted_claims,
-        claim_lines=lines.select("claim_id", "line_number").unique())
+    # keyed now when this history has its ledger (the same key records them); a first run has no history
+    # to match and no key yet: its lines are keyed once, with the new ledger's key, when it records
+    keyed = history.ledger is not None
+    if keyed:
+        tonight = tonight.with_columns(history.member_keys(tonight.get_column("member_id")))
+        found, consulted = history.lookup(
+            tonight, run_date=run_date, audited=audited, family=family, windows=windows,
+            exclude_shas=set(shas.values()), adjusted_claims=adjusted_claims,
+            claim_lines=lines.select("claim_id", "line_number").unique())
+    else:
+        found, consulted = _empty_history(), Consulted(str(history))
     consulted.unmatched_adjustments = _unmatched(adjusted_claims, lines, history, run_date)
     n = found.height
     earlier = found.with_columns(
@@ -450,7 +496,8 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
     edit_cols = [c for c in tonight.columns if c in earlier.columns and c != "member_key"]
     edit_lines = pl.concat([
         earlier.select(edit_cols),
-        tonight.with_columns(pl.col("member_key").cast(pl.String).alias("member_id")).select(edit_cols),
+        (tonight.with_columns(pl.col("member_key").cast(pl.String).alias("member_id")) if keyed else tonight)
+        .select(edit_cols),
     ], how="vertical_relaxed")
     recorded = history.recorded_shas(sorted(set(shas.values())), replacing=run_date)
     consulted.already_recorded = sorted(f for f, sha in shas.items() if sha in recorded)
@@ -459,12 +506,10 @@ def prepare(history: History, lines: pl.DataFrame, *, run_date: dt.date, shas: d
                  .filter(pl.col("source_file").is_in([f for f, _ in new_sources]))
                  .with_columns(pl.col("source_file").replace_strict(dict(new_sources), default=None)
                                .alias("source_sha256")))
-    # keyed now when this history has its ledger (the same key records them); a first run's keys are
-    # made again with the new ledger's key when it records
-    keyed = history.ledger is not None
     stored = [c if keyed or c != "member_key" else "member_id" for c in STORED if c != "run_date"]
-    return Night(edit_lines, earlier.select("line_key", "history_source"), silent,
-                 to_record.select(stored), new_sources,
+    pending = PendingLines(history.scratch() if history.scratch is not None else None)
+    pending.add(to_record.select(stored))
+    return Night(edit_lines, earlier.select("line_key", "history_source"), silent, pending, new_sources,
                  [tuple(r) for r in adjusted.iter_rows()], consulted, windows)
 
 
@@ -506,7 +551,7 @@ def backfill(paths: list[Path], *, ledger_path: str | Path, folder: str | Path |
         path: Path | None = None
         try:
             with store.transaction():
-                recorded, path = history.record(night.to_record, kind="import", run_id=None,
+                recorded, _, path = history.record(night.to_record, kind="import", run_id=None,
                                                 run_date=run_date or dt.date.today(), sources=night.sources,
                                                 superseded=night.superseded)
         except BaseException:

@@ -24,10 +24,12 @@ from typing import Any
 import polars as pl
 
 from .errors import ExitCode, LedgerError
+from .history_pending import SortedPiece
 
 FILE_PATTERN = re.compile(r"^history-(?P<id>[0-9a-f]{32})\.parquet$")
 DATABASE_LABEL = "(database)"  # the catalog's `folder` of history kept in a PostgreSQL ledger
 TABLE_FILE = "(history_lines)"  # the catalog's `file` of such a batch
+COPY_ROWS = 100_000  # lines per COPY into history_lines (a slice's CSV text is all that is held)
 
 
 class ParquetLines:
@@ -40,20 +42,23 @@ class ParquetLines:
     def __str__(self) -> str:
         return str(self.folder)
 
-    def write(self, frame: pl.DataFrame) -> tuple[str, Path]:
-        """The batch's file, written in full before its catalog row (mode 0600)."""
+    def write(self, lines: pl.LazyFrame) -> tuple[str, Path]:
+        """The batch's file, written in full before its catalog row (mode 0600 from its creation), as
+        `lines` stream to disk (:func:`claims_audit.history_pending.in_order`: a range of members at a
+        time)."""
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.folder / f"history-{secrets.token_hex(16)}.parquet"
         try:
-            frame.write_parquet(path, compression="zstd", statistics=True)
-            os.chmod(path, 0o600)
-        except OSError as exc:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            lines.sink_parquet(path, compression="zstd", statistics=True)
+        except (OSError, pl.exceptions.PolarsError) as exc:
             with contextlib.suppress(OSError):
                 path.unlink()
-            raise LedgerError(f"claims history {self.folder} cannot be written: {exc.strerror or exc}") from None
+            reason = (exc.strerror if isinstance(exc, OSError) else None) or type(exc).__name__
+            raise LedgerError(f"claims history {self.folder} cannot be written: {reason}") from None
         return path.name, path
 
-    def attach(self, db: Any, batch_id: int, frame: pl.DataFrame) -> None:
+    def attach(self, db: Any, batch_id: int, pieces: list[SortedPiece]) -> None:
         """Nothing: the file named in the catalog row holds the lines."""
 
     def _files(self, batches: pl.DataFrame) -> list[Path]:
@@ -114,12 +119,14 @@ class ParquetLines:
         return pl.scan_parquet(files).select(pl.col("member_key").n_unique()).collect().item()
 
     def trim(self, db: Any, batch_id: int, file: str, before: dt.date) -> int:
-        """Keep the batch's lines from `before` on in a new file; returns the lines kept."""
-        kept = pl.read_parquet(self.folder / file).filter(pl.col("service_date") >= before)
-        name, _ = self.write(kept)
+        """Keep the batch's lines from `before` on in a new file (streamed: a batch may hold a large
+        night); returns the lines kept."""
+        kept = pl.scan_parquet(self.folder / file).filter(pl.col("service_date") >= before)
+        name, path = self.write(kept)
+        lines, first = pl.scan_parquet(path).select(pl.len(), pl.col("service_date").min()).collect().row(0)
         db.execute("UPDATE history_batches SET file = ?, lines = ?, min_date = ? WHERE batch_id = ?",
-                   (name, kept.height, kept.get_column("service_date").min().isoformat(), batch_id))
-        return kept.height
+                   (name, lines, first.isoformat() if first is not None else None, batch_id))
+        return lines
 
     def remove_unlisted(self, listed: set[str]) -> None:
         """Files of runs that never committed (killed, failed) or batches dropped since: not history."""
@@ -147,15 +154,18 @@ class TableLines:
     def _db(self) -> Any:
         return self.ledger.connection
 
-    def write(self, frame: pl.DataFrame) -> tuple[str, None]:
+    def write(self, lines: pl.LazyFrame) -> tuple[str, None]:
         return TABLE_FILE, None
 
-    def attach(self, db: Any, batch_id: int, frame: pl.DataFrame) -> None:
-        """The lines in one COPY, after their catalog row (same transaction)."""
-        if frame.is_empty():
-            return
-        data = frame.select(pl.lit(batch_id, pl.Int64).alias("batch_id"), *self.columns).write_csv()
-        db.copy_rows("history_lines", ["batch_id", *self.columns], data.encode("utf-8"))
+    def attach(self, db: Any, batch_id: int, pieces: list[SortedPiece]) -> None:
+        """The lines by COPY after their catalog row (same transaction), a slice of a piece at a time
+        (rows in a table have no order: each piece goes as it is)."""
+        for piece in pieces:
+            frame = piece.frame()
+            for start in range(0, frame.height, COPY_ROWS):
+                data = frame.slice(start, COPY_ROWS).select(
+                    pl.lit(batch_id, pl.Int64).alias("batch_id"), *self.columns).write_csv()
+                db.copy_rows("history_lines", ["batch_id", *self.columns], data.encode("utf-8"))
 
     def _select(self, where: str, params: list[Any], columns: list[str]) -> list[tuple]:
         return self.ledger.query(f"SELECT {', '.join(columns)} FROM history_lines WHERE {where}", params)

@@ -188,7 +188,7 @@ def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, re
     if history is None:
         return ordered(groups), lines_34421, None
     from .history import merge_nights
-    return ordered(groups), lines_34421, merge_nights(nights, [s.path for s in summaries])
+    return ordered(groups), lines_34421, merge_nights(nights)
 
 
 def _claims_named(folder: str | Path) -> set[str]:

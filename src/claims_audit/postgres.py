@@ -21,6 +21,7 @@ REPEATABLE READ snapshot and never wait.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from .store import busy_error
 
 WRITE_LOCK = 0x43414C44  # advisory lock key ("CALD"); per database, so two ledgers never share it
 APPLICATION = "claims-audit ledger"
+BATCH_ROWS = 10_000  # rows per executemany round trip
 
 _NEW_KEY = "encode(sha256((gen_random_uuid()::text || gen_random_uuid()::text)::bytea), 'hex')"
 
@@ -154,10 +156,15 @@ class PostgresBackend:
         return self._con.execute(_translate_sql(sql), list(params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
-        if rows:
-            with self._con.cursor() as cur:
-                cur.executemany(_translate_sql(sql), rows)
+        """In batches of :data:`BATCH_ROWS` (a night's rows are never all held as Python tuples)."""
+        rows = iter(rows)
+        with self._con.cursor() as cur:
+            while batch := list(itertools.islice(rows, BATCH_ROWS)):
+                cur.executemany(_translate_sql(sql), batch)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """By COPY, row by row as they come."""
+        self.copy_records(table, columns, rows)
 
     def copy_records(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Bulk load Python rows into `table` (ledger migrate): our own table and column names."""
