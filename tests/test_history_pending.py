@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from claims_audit import audit, history_pending, pipeline, sample
+from claims_audit import audit, history_pending, retained, sample
 from claims_audit.history import STORED
 from claims_audit.history_pending import PendingLines, in_order, range_count, sort_piece
 from claims_audit.ledger import Ledger
@@ -98,7 +98,7 @@ def test_groups_of_members_record_what_one_group_records(tmp_path, monkeypatch, 
     _same_key_ledgers(list(ledgers.values()))
     seen: dict[int, list] = {1: [], 5: []}
     for groups in (1, 5):
-        monkeypatch.setattr(pipeline, "bucket_count", lambda *_, n=groups: n)
+        monkeypatch.setattr(retained, "group_count", lambda *_, n=groups: n)
         out = tmp_path / f"out{groups}"
         for path, day in nights:
             done = audit.audit([path], out=out, run_date=day, ledger=ledgers[groups], memory_limit=96 << 20)
@@ -130,7 +130,7 @@ def test_a_first_run_in_groups_records_its_night_in_the_order_of_one_sort(tmp_pa
     [(path, day), *_] = _nights(tmp_path, nights=2)
     stored = {}
     for groups in (1, 4):
-        monkeypatch.setattr(pipeline, "bucket_count", lambda *_, n=groups: n)
+        monkeypatch.setattr(retained, "group_count", lambda *_, n=groups: n)
         done = audit.audit([path], out=tmp_path / f"out{groups}", run_date=day)
         [file] = (tmp_path / f"out{groups}" / "claims-audit-history").glob("history-*.parquet")
         stored[groups] = pl.read_parquet(file)
