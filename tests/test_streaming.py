@@ -191,8 +191,8 @@ def test_irregular_quoting_falls_back_to_the_whole_file(tmp_path):
 
 
 def test_a_late_piece_without_a_boundary_reads_the_file_again_whole(tmp_path):
-    """The pieces after the second are cut ahead, while the previous one is parsed: a stray quote deep in
-    the file (no record boundary within MAX_GROWTH pieces) still sends the reader back to read it whole."""
+    """A stray quote deep in the file (no record boundary within MAX_GROWTH pieces, many pieces in) sends
+    the reader back to read it whole."""
     from claims_audit.readers import ReadAgain, _delimited_pieces
 
     rows = [line(claim_id=f"C{i}", op_note='a 5" stent' if i == 50 else "") for i in range(80)]

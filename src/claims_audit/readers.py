@@ -511,10 +511,7 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
     if options.chunk_bytes is not None and options.chunk_bytes >= view.stat().st_size:
         options = replace(options, chunk_bytes=None)  # one piece: the whole file
     again = ReadOptions(None, options.legacy, options.scratch)  # irregular quoting: read it whole
-    # `reader` cuts the piece after the next one (reading the file, finding the boundary) while this one
-    # is parsed and validated: three pieces' bytes at most (the next one, and the one being cut with its
-    # block), one more than a sequential read, for a piece's size of memory (64 MiB by default)
-    with view.open("rb") as fh, ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(1) as reader:
+    with view.open("rb") as fh, ThreadPoolExecutor(1) as pool:
         if hasher is not None and start:
             hasher.update(fh.read(start))
         fh.seek(start)
@@ -538,7 +535,6 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
                 parsed = _parse_piece(source, header, delimiter, options.legacy or encoding, pool)
             except _NotUtf8:
                 raise ReadAgain(replace(options, legacy=textchunks.legacy_encoding(view, start))) from None
-            following = _resolved(following, again)
             if parsed.exact and not (first and following is None):
                 raise ReadAgain(again)
             parsed = _shifted(parsed, offset)
@@ -548,20 +544,12 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
             del source
             if following is None and hasher is not None:
                 parsed.sha256 = pool.submit(hasher.hexdigest).result()
+            yield parsed
             piece, first = following, False
-            del own
-            following = reader.submit(next, pieces, None) if piece is not None else None
-            yield parsed  # while the caller validates it, `reader` cuts the piece after the next
-
-
-def _resolved(following: bytes | Future[bytes | None] | None, again: ReadOptions) -> bytes | None:
-    """The piece after this one, once `reader` has cut it; ReadAgain when no boundary turned up."""
-    if not isinstance(following, Future):
-        return following
-    try:
-        return following.result()
-    except textchunks.NoBoundary:
-        raise ReadAgain(again) from None
+            try:
+                following = next(pieces, None) if piece is not None else None
+            except textchunks.NoBoundary:
+                raise ReadAgain(again) from None
 
 
 def _read_delimited(path: Path, suffix: str) -> _Parsed:
