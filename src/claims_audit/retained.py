@@ -38,8 +38,9 @@ DEFAULT_BUDGET_BYTES = 640 << 20  # kept lines held in memory before they go to 
 ALWAYS_KEPT = frozenset({"line_key", "source_row", "source_file", "member_id", "procedure_code"})
 MAX_GROUPS = 256
 MIN_GROUP_BYTES = 16 << 20
-# Arrow IPC with LZ4: written and read back at memory speed (Parquet's encoding cost three times as
-# much for files read once), and small on disk (a tenth of the lines' size in memory: mostly null cells)
+# Arrow IPC with LZ4: written in half Parquet's time, and written then read back through the wanted
+# filter in about 0.35 s a million kept lines against Parquet's 0.40 (its filtered read is faster); small
+# on disk (a tenth of the lines' size in memory: mostly null cells)
 PART_SUFFIX = ".arrow"
 
 Part = pl.DataFrame | Path
