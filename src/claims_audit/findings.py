@@ -172,7 +172,8 @@ def ordered(groups: list[pl.DataFrame]) -> pl.DataFrame:
     findings of a 50M-line night take about 1.1 GB)."""
     df = (pl.concat(groups) if len(groups) > 1 else groups[0]).select(*FINDING_COLUMNS, "_sev")
     groups.clear()
-    df = in_order(df, df.select(pl.arg_sort_by(REPORT_ORDER, nulls_last=True, maintain_order=True)).to_series())
+    order = df.select(pl.arg_sort_by(REPORT_ORDER, nulls_last=True, maintain_order=True)).to_series()
+    df = gathered_by_column(df, order)
     # the same claim line can appear twice in one run (e.g. in two files): keep ids unique and stable
     if df.get_column("finding_id").is_duplicated().any():
         n = pl.col("finding_id").cum_count().over("finding_id")
@@ -181,7 +182,7 @@ def ordered(groups: list[pl.DataFrame]) -> pl.DataFrame:
     return df.select(FINDING_COLUMNS)
 
 
-def in_order(frame: pl.DataFrame, order: pl.Series) -> pl.DataFrame:
+def gathered_by_column(frame: pl.DataFrame, order: pl.Series) -> pl.DataFrame:
     """`frame`'s rows in `order` (row positions), gathered column by column; `frame` is emptied as it
     goes, so that each column's old values can be freed before the next is gathered."""
     columns = []

@@ -292,10 +292,10 @@ class _Groups:
         self._held = 0
 
     def take(self, number: int) -> list[pl.DataFrame]:
-        """Group `number`'s lines (its files read once and removed)."""
+        """Group `number`'s lines (its files read once and removed; :meth:`RetainedLines._restored` drops the
+        empty ones)."""
         parts, self._parts[number] = self._parts[number], []
-        frames = [_take(p, pl.lit(True)) for p in parts]
-        return [f for f in frames if f.height]
+        return [_take(p, pl.lit(True)) for p in parts]
 
 
 def compact(frame: pl.DataFrame) -> pl.DataFrame:
