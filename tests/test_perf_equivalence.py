@@ -13,6 +13,7 @@ from claims_audit import pipeline, sample
 from claims_audit.findings import _with_lines, assemble
 from claims_audit.report import excel
 from claims_audit.report.safety import clean_text_columns
+from claims_audit.report.tablerows import TableRows
 from claims_audit.rules import claim_edits
 
 RUN = dt.date(2026, 11, 20)
@@ -63,7 +64,20 @@ def test_report_cleaning_shortcut_equals_clean_text_columns():
         "n": [1, 2, 3, 4, 5],
     }, schema_overrides={"empty": pl.String})
     for f in (frame, frame.head(0), frame.select("plain", "n"), frame.slice(2, 1)):
-        assert_frame_equal(excel._clean(f), clean_text_columns(f))
+        assert_frame_equal(excel._clean(TableRows.of(f)).frame(), clean_text_columns(f))
+        # batch by batch (the rejected cells read back from files): the same, batch for batch
+        in_batches = _in_batches(f, 2)
+        assert [b.height for b in excel._clean(in_batches).batches()] == [b.height for b in in_batches.batches()]
+        assert_frame_equal(excel._clean(in_batches).frame(), clean_text_columns(f))
+
+
+def _in_batches(frame: pl.DataFrame, rows: int) -> TableRows:
+    """`frame` as a TableRows read in batches of `rows` rows (an empty batch first, as a file may give)."""
+    def batches():
+        yield frame.head(0)
+        for start in range(0, frame.height, rows):
+            yield frame.slice(start, rows)
+    return TableRows(frame.schema, frame.height, batches)
 
 
 def test_sheet_rows_in_pieces_join_to_rows_xml(monkeypatch):
@@ -78,8 +92,11 @@ def test_sheet_rows_in_pieces_join_to_rows_xml(monkeypatch):
     monkeypatch.setattr(sheetxml, "ROWS_PER_PIECE", 5)
     whole = sheetxml.rows_xml(frame, 7)
     assert b"".join(sheetxml._row_pieces(frame, 7)).decode() == whole
+    for rows in (1, 3, 5, 7, 23, 40):  # batches that cut pieces anywhere give the same rows, numbered on
+        assert b"".join(sheetxml._row_pieces(_in_batches(frame, rows), 7)).decode() == whole
     assert whole.startswith('<row r="2">') and whole.endswith("</row>") and 'r="E' not in whole
-    assert sheetxml._size_bound(frame) > len(whole.encode())
+    assert sheetxml._size_bound(TableRows.of(frame)) > len(whole.encode())
+    assert sheetxml._size_bound(_in_batches(frame, 4)) == sheetxml._size_bound(TableRows.of(frame))
     head, tail = sheetxml._split_at_rows(b"<worksheet><sheetData/></worksheet>")
     assert head + b"<row/>" + tail == b"<worksheet><sheetData><row/></sheetData></worksheet>"
 

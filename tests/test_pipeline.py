@@ -86,9 +86,9 @@ def test_reconciliation_failure_is_internal_error(tmp_path, monkeypatch):
     real = pipeline._audit_input
 
     def broken(*a, **k):
-        summary, bad = real(*a, **k)
+        summary = real(*a, **k)
         summary.rows_read += 1
-        return summary, bad
+        return summary
 
     monkeypatch.setattr(pipeline, "_audit_input", broken)
     from claims_audit.errors import ReconciliationError

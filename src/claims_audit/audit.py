@@ -79,6 +79,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     # the lines each group of members leaves to record wait there, not in memory, for the ledger's
     # transaction (claims_audit.history_pending); a killed run's folder goes with the next recover
     scratch = LazyScratch(out)
+    result: pipeline.AuditResult | None = None
     try:
         recover(out, _committed)  # leftovers of a killed run into this folder
         # a first run (no ledger yet) reads an empty history and records tonight once the ledger exists
@@ -113,6 +114,8 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
     finally:
         if store is not None:
             store.close()
+        if result is not None:  # the rejected cells' files, once the report holds them
+            result.close()
         scratch.close()
 
 

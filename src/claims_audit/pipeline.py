@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,16 +21,14 @@ from . import __version__, documentation, ruledata
 from .errors import ExitCode, FileRejected, ReconciliationError, UsageError
 from .findings import finding_rows, ordered
 from .commit import scratch_folder
+from .rejected import REJECTED_SCHEMA, RejectedCells
 from .readers import DEFAULT_CHUNK_BYTES, ROW, InputFile, RawTable, ReadAgain, ReadOptions, discover, read_chunks, sha256
 from .retained import DEFAULT_BUDGET_BYTES, RetainedLines
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
 from .rules.inputs import rule_inputs
 from .schema import Layout, load_layout, load_mapping, validate_mapping
-from .validation import FILE_REJECTED, IGNORED_COLUMNS, IGNORED_NOTE, REJECTED_CELL_SCHEMA, Validated, validate
-
-# the validator's rejected cells, with the file they came from
-REJECTED_SCHEMA = {"source_file": pl.String, **REJECTED_CELL_SCHEMA}
+from .validation import FILE_REJECTED, IGNORED_COLUMNS, IGNORED_NOTE, Validated, validate
 
 Progress = Callable[["ProgressEvent"], None]
 
@@ -61,13 +59,22 @@ class AuditResult:
     layout: str
     inputs: list[InputSummary]
     findings: pl.DataFrame
-    rejected: pl.DataFrame
+    rejected_cells: RejectedCells  # read batch by batch; they may be in files: close() removes those
     lines_34421: int
     rule_config: RuleConfig = DEFAULT
     extra: dict[str, Any] = field(default_factory=dict)
     records: Any = None  # records.Records when the run read a --records folder
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) deliberately not audited
     history: Any = None  # history.Night when the run consulted the claims history
+
+    @property
+    def rejected(self) -> pl.DataFrame:
+        """Every rejected cell in one frame, in memory (the report reads them batch by batch instead)."""
+        return self.rejected_cells.frame()
+
+    def close(self) -> None:
+        """Remove the files the rejected cells went to (once the report is written)."""
+        self.rejected_cells.close()
 
     @property
     def totals(self) -> dict[str, int]:
@@ -152,7 +159,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
                  more_members=_with_audited_history(history, run_date) if history is not None else None,
                  buckets=buckets)
     layout, found, summaries, rejected, store, reading, scratch = read
-    with scratch:
+    with scratch, _closed_on_error(rejected):
         if records is not None:
             from . import records as records_mod
             reading.stage("medical records")
@@ -160,14 +167,23 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         reading.stage("rules")
         findings, lines_34421, night = _rules_by_group(store, layout, rule_config, records, history,
                                                        summaries, run_date)
-    rejected_all = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
-    result = AuditResult(
-        run_date=run_date, tool_version=__version__, rules_version=rules_version(),
-        layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
-        rejected=rejected_all, lines_34421=lines_34421, rule_config=rule_config, records=records,
-        ignored=[(i.display, i.ignored) for i in found if i.ignored is not None], history=night)
-    reconcile(result, store.line_keys)
+        result = AuditResult(
+            run_date=run_date, tool_version=__version__, rules_version=rules_version(),
+            layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
+            rejected_cells=rejected, lines_34421=lines_34421, rule_config=rule_config, records=records,
+            ignored=[(i.display, i.ignored) for i in found if i.ignored is not None], history=night)
+        reconcile(result, store.line_keys)
     return result
+
+
+@contextlib.contextmanager
+def _closed_on_error(cells: RejectedCells) -> Iterator[None]:
+    """The rejected cells' files removed if the run fails before its result owns them."""
+    try:
+        yield
+    except BaseException:
+        cells.close()
+        raise
 
 
 def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, records: Any, history: Any,
@@ -250,11 +266,10 @@ class _Counts:
     rows_audited: int = 0
     blank_lines: int = 0
     values_ignored: dict[str, int] = field(default_factory=dict)
-    rejected: list[pl.DataFrame] = field(default_factory=list)
     first: tuple[str, str | None, list[str]] | None = None  # encoding, delimiter, unknown columns
     sha256: str | None = None
 
-    def add(self, raw: RawTable, checked: Validated, bad: pl.DataFrame) -> None:
+    def add(self, raw: RawTable, checked: Validated) -> None:
         self.first = self.first or (raw.encoding, raw.delimiter, raw.unknown_columns)
         self.rows_read += raw.rows_read
         self.rows_rejected += checked.rows_rejected
@@ -262,18 +277,17 @@ class _Counts:
         self.blank_lines += raw.blank_lines
         for column, n in checked.values_ignored.items():
             self.values_ignored[column] = self.values_ignored.get(column, 0) + n
-        if bad.height:
-            self.rejected.append(bad)
         self.sha256 = raw.sha256 or self.sha256
 
 
 def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str], store: RetainedLines,
-                 options: ReadOptions, reading: _Reading) -> tuple[InputSummary, list[pl.DataFrame]]:
-    """Read, validate and keep one input piece by piece; a file rejected part-way leaves nothing kept."""
+                 cells: RejectedCells, options: ReadOptions, reading: _Reading) -> InputSummary:
+    """Read, validate and keep one input piece by piece, its rejected cells into `cells`; a file rejected
+    part-way leaves nothing kept and only its own rejection in `cells`."""
     summary = InputSummary(path=inp.display)
     if inp.problem:
-        return _reject_file(summary, inp.problem, None, 0)
-    mark = store.mark()
+        return _reject_file(summary, cells, inp.problem, None, 0)
+    mark, cells_mark = store.mark(), cells.mark()
     rejected: FileRejected | None = None
     while True:
         counts = _Counts()
@@ -281,26 +295,29 @@ def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str], store:
             for raw in read_chunks(inp, layout, mapping, options):
                 checked = validate(raw, layout)
                 store.add(checked.lines.with_columns(pl.lit(inp.display).alias("source_file")))
-                bad = checked.rejected.with_columns(pl.lit(inp.display).alias("source_file")).select(
-                    list(REJECTED_SCHEMA))
-                counts.add(raw, checked, bad)
+                cells.add(checked.rejected.with_columns(pl.lit(inp.display).alias("source_file")))
+                counts.add(raw, checked)
                 reading.file(inp, raw.read_fraction, counts.rows_read)
-                del raw, checked, bad
+                del raw, checked
             break
         except ReadAgain as again:
             store.rollback(mark)
+            cells.rollback(cells_mark)
             options = again.options
         except FileRejected as exc:
             store.rollback(mark)
+            cells.rollback(cells_mark)
             rejected = exc
             break
     reading.done(inp, counts.rows_read if rejected is None else 0)
     try:  # reading a delimited file computes its checksum on the way
         summary.sha256 = counts.sha256 if rejected is None and counts.sha256 else sha256(inp.path)
     except OSError as exc:
-        return _reject_file(summary, f"file cannot be read: {exc.strerror or type(exc).__name__}", None, 0)
+        cells.rollback(cells_mark)
+        return _reject_file(summary, cells, f"file cannot be read: {exc.strerror or type(exc).__name__}",
+                            None, 0)
     if rejected is not None:
-        return _reject_file(summary, rejected.reason, rejected.column, rejected.rows)
+        return _reject_file(summary, cells, rejected.reason, rejected.column, rejected.rows)
     assert counts.first is not None
     summary.encoding, summary.delimiter, summary.unknown_columns = counts.first
     summary.blank_lines = counts.blank_lines
@@ -309,17 +326,18 @@ def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str], store:
     summary.rows_audited = counts.rows_audited
     summary.values_ignored = {c: counts.values_ignored[c] for c in layout.names if c in counts.values_ignored}
     summary.status = "ok" if counts.rows_rejected == 0 else "partial"
-    return summary, counts.rejected
+    return summary
 
 
-def _reject_file(summary: InputSummary, reason: str, column: str | None, rows: int
-                 ) -> tuple[InputSummary, list[pl.DataFrame]]:
+def _reject_file(summary: InputSummary, cells: RejectedCells, reason: str, column: str | None, rows: int
+                 ) -> InputSummary:
     summary.status, summary.error = "rejected", reason
     summary.rows_read = summary.rows_rejected = rows
     bad = pl.DataFrame({"source_file": [summary.path], ROW: [None], "column": [column], "value": [None],
                         "problem": [f"file rejected: {reason}"], "outcome": [FILE_REJECTED]},
                        schema=REJECTED_SCHEMA)
-    return summary, [bad]
+    cells.add(bad)
+    return summary
 
 
 def _no_lines(layout: Layout) -> pl.DataFrame:
@@ -350,12 +368,10 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
         store = RetainedLines(scratch, rule_config, budget_bytes=retain_bytes, record_claims=record_claims,
                               every_member=every_member, more_members=more_members, buckets=buckets)
         options = ReadOptions(chunk_bytes, scratch=scratch)
-        summaries: list[InputSummary] = []
-        rejected: list[pl.DataFrame] = []
-        for inp in inputs:
-            summary, bad = _audit_input(inp, layout, mapping, store, options, reading)
-            summaries.append(summary)
-            rejected.extend(bad)
+        # the report reads them after the run: their files are not in the run's scratch folder
+        rejected = RejectedCells(Path(work_dir) if work_dir is not None else None)
+        with _closed_on_error(rejected):
+            summaries = [_audit_input(inp, layout, mapping, store, rejected, options, reading) for inp in inputs]
         return layout, found, summaries, rejected, store, reading, cleanup.pop_all()
 
 
@@ -364,9 +380,10 @@ def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = Non
                 ) -> tuple[list[InputSummary], pl.DataFrame]:
     """Read and validate inputs as a run does, keeping every line a claim edit reads and applying no
     rule (the claims-history back-fill); every input reconciles."""
-    layout, _, summaries, _, store, _, scratch = _read(
+    layout, _, summaries, rejected, store, _, scratch = _read(
         paths, schema_path, mapping_path, DEFAULT, None, DEFAULT_CHUNK_BYTES, work_dir, DEFAULT_BUDGET_BYTES,
         record_claims=None, every_member=True, buckets=1)
+    rejected.close()  # counted in the summaries; a back-fill lists no cell
     with scratch:
         lines = store.lines(_no_lines(layout))
     reconcile_inputs(summaries)

@@ -52,6 +52,7 @@ from .buckets import member_bucket
 from .errors import ClaimsAuditError, ExitCode, NoInputError, ReconciliationError, UsageError
 from .findings import assemble
 from .readers import COMPRESSED, DEFAULT_CHUNK_BYTES, SUPPORTED, SUPPORTED_TEXT, InputFile, ReadOptions, discover
+from .rejected import RejectedCells
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules import OUTPUT_SCHEMA, rules_version
 from .schema import Layout, load_layout, load_mapping, validate_mapping
@@ -411,16 +412,19 @@ def _read_one(job: Job, index: int, keep: pl.Expr, inp: InputFile | None = None)
     kept = _KeptLines(index, keep)
     with tempfile.TemporaryDirectory(prefix="claims-audit-spark-") as scratch:
         options = ReadOptions(job.chunk_bytes, scratch=Path(scratch))
-        summary, rejected = pipeline._audit_input(inp, job.layout, job.mapping, kept, options,
-                                                  pipeline._Reading([inp], None))
+        cells = RejectedCells(Path(scratch))
+        summary = pipeline._audit_input(inp, job.layout, job.mapping, kept, cells, options,
+                                        pipeline._Reading([inp], None))
+        rejected = [_blobs(SUMMARY_BUCKET, index, "rejected", batch) for batch in cells.batches()]
+        rejected = [blob for blobs in rejected for blob in blobs]  # shipped as read: the folder goes next
+        cells.close()
     for piece in kept.pieces:
         cut = piece.with_columns(member_bucket(job.buckets))
         for (bucket,), part in cut.partition_by("member_bucket", as_dict=True, maintain_order=True).items():
             yield from _blobs(int(bucket), index, "lines", part.drop("member_bucket"))
     counts = {"summary": summary, "kept": sum(p.height for p in kept.pieces), "audited": kept.audited}
     yield _batch(SUMMARY_BUCKET, index, "summary", pickle.dumps(counts))
-    if rejected:
-        yield from _blobs(SUMMARY_BUCKET, index, "rejected", pl.concat(rejected, how="vertical_relaxed"))
+    yield from rejected
 
 
 def _batch(bucket: int, file: int, kind: str, payload: bytes) -> Any:
@@ -521,11 +525,13 @@ def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, b
         lines = pipeline._no_lines(job.layout)
     findings = assemble(lines, output, doc)
     summaries = [per_file[i]["summary"] for i in range(len(job.inputs))]
-    cells = [frame for i in range(len(job.inputs)) for frame in rejected.get(i, [])]
+    cells = RejectedCells(None)  # gathered from the executors: held, or in the system's temporary folder
+    for frame in (frame for i in range(len(job.inputs)) for frame in rejected.get(i, [])):
+        cells.add(frame)
     result = pipeline.AuditResult(
         run_date=run_date, tool_version=__version__, rules_version=rules_version(),
         layout=f"{job.layout.name} v{job.layout.version}", inputs=summaries, findings=findings,
-        rejected=pl.concat(cells, how="vertical_relaxed") if cells else pl.DataFrame(schema=pipeline.REJECTED_SCHEMA),
+        rejected_cells=cells,
         lines_34421=lines_34421, rule_config=job.config,
         ignored=[(i.display, i.ignored) for i in found if i.ignored is not None],
         extra={"engine": "spark", "member_buckets": job.buckets})

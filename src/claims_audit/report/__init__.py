@@ -22,6 +22,7 @@ import polars as pl
 from ..commit import OutputTransaction, new_run_id
 from ..errors import ConfigError
 from . import excel, manifest
+from .tablerows import TableRows
 
 if TYPE_CHECKING:
     from ..ledger import RunView
@@ -77,18 +78,22 @@ def mask_ids(series: pl.Series, key: bytes) -> pl.Series:
 MASKED_VALUE_NOTE = " (the value shown is the masked member id)"
 
 
-def masked(findings: pl.DataFrame, rejected: pl.DataFrame, key: bytes) -> tuple[pl.DataFrame, pl.DataFrame]:
+def masked(findings: pl.DataFrame, rejected: TableRows, key: bytes) -> tuple[pl.DataFrame, TableRows]:
     """Findings with masked member ids, and rejected cells whose rejected member_id value is masked too
-    (its problem says so, since the value no longer is what the file held). Member ids appear nowhere
-    else in the report: the claim edits' evidence names the related line, never the member."""
+    (its problem says so, since the value no longer is what the file held), batch by batch as the sheet
+    is written. Member ids appear nowhere else in the report: the claim edits' evidence names the related
+    line, never the member."""
     findings = findings.with_columns(mask_ids(findings.get_column("member_id"), key).alias("member_id"))
+    return findings, rejected.map(lambda cells: _masked_cells(cells, key))
+
+
+def _masked_cells(rejected: pl.DataFrame, key: bytes) -> pl.DataFrame:
     is_member = (pl.col("column") == "member_id") & pl.col("value").is_not_null()
     masked_values = mask_ids(rejected.get_column("value"), key)
-    rejected = rejected.with_columns(
+    return rejected.with_columns(
         pl.when(is_member).then(masked_values).otherwise(pl.col("value")).alias("value"),
         pl.when(is_member).then(pl.col("problem") + MASKED_VALUE_NOTE).otherwise(pl.col("problem"))
         .alias("problem"))
-    return findings, rejected
 
 
 def write_reports(result: Any, out_dir: Path, review: RunView | None = None, *, mask: bool = False,
@@ -107,7 +112,7 @@ def write_reports(result: Any, out_dir: Path, review: RunView | None = None, *, 
             excel.DEFAULT_DISPOSITIONS
     findings = review.findings if review is not None else result.findings
     closed = review.closed if review is not None else None
-    rejected = result.rejected
+    rejected = TableRows.of(result.rejected_cells)  # in files when there are many: read batch by batch
     if closed is not None and closed.height:
         findings = findings.filter(~pl.col("finding_id").is_in(closed.get_column("finding_id").implode()))
     if mask:
@@ -162,7 +167,7 @@ class _Sheets:
     """What goes into the workbook besides the run result itself."""
 
     findings: pl.DataFrame
-    rejected: pl.DataFrame
+    rejected: TableRows
     dispositions: tuple[str, ...]
     closed: pl.DataFrame | None
     notes: list[str]
@@ -186,7 +191,8 @@ def _write_workbook(result: Any, path: Path, sheets: _Sheets) -> None:
     excel.write_summary(wb, excel.Summary(sheets.totals, sheets.details, _by_rule_frame(result, sheets.comparison),
                                           _inputs_frame(result), notes, history, _ignored_frame(result)))
     excel.write_table(wb, excel.SheetTable("Findings", f_frame, {"disposition": sheets.dispositions}))
-    excel.write_table(wb, excel.SheetTable("Rejected", rejected.select(excel.REJECTED_SHEET_COLUMNS)))
+    excel.write_table(wb, excel.SheetTable("Rejected", rejected.map(
+        lambda cells: cells.select(excel.REJECTED_SHEET_COLUMNS))))
     excel.write_table(wb, excel.SheetTable("Rules", excel.rules_frame(result.rules_version,
                                                                        result.rule_config)))
     if sheets.closed is not None:

@@ -30,6 +30,7 @@ from .labels import EXIT_MEANINGS, label
 from .safety import (CONTROL_CHARS, EXCEL_CELL_MAX, EXCEL_ROWS_MAX, NON_CHARACTERS, clean_text_columns,
                      formula_like, safe_sheet_title)
 from .sheetxml import PendingRows, splice
+from .tablerows import TableRows
 
 DEFAULT_DISPOSITIONS = ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
 # The column names are the contract (review import and downstream users find columns by name); the order
@@ -76,7 +77,7 @@ class SheetTable:
     """A table to write: the first sheet gets `title`, overflow sheets `title 2`, `title 3`..."""
 
     title: str
-    frame: pl.DataFrame
+    frame: pl.DataFrame | TableRows  # TableRows: read a batch at a time (the rejected cells)
     dropdown: dict[str, Sequence[str]] | None = None  # column -> allowed values
 
 
@@ -124,8 +125,9 @@ def _rows(ws, frame: pl.DataFrame) -> Iterable[list]:
             yield list(row)
 
 
-def content_widths(frame: pl.DataFrame) -> dict[str, int]:
-    """Characters the widest value of each column takes (vectorised, one pass per column)."""
+def content_widths(table: pl.DataFrame | TableRows) -> dict[str, int]:
+    """Characters the widest value of each column takes (vectorised, one pass per column and batch)."""
+    frame = TableRows.of(table)
     if frame.height == 0:
         return {c: 0 for c in frame.columns}
     exprs = []
@@ -141,7 +143,7 @@ def content_widths(frame: pl.DataFrame) -> dict[str, int]:
         else:
             e = c.cast(pl.String).str.len_chars().max()
         exprs.append(e.fill_null(0).cast(pl.Int64).alias(name))
-    return dict(zip(frame.columns, frame.select(exprs).row(0)))
+    return dict(zip(frame.columns, frame.aggregate(exprs, max)))
 
 
 def column_width(name: str, content: int) -> int:
@@ -152,7 +154,7 @@ def column_width(name: str, content: int) -> int:
     return max(MIN_WIDTH, -(-len(name) * 11 // 10) + FILTER_BUTTON, min(-(-content * 11 // 10) + 1, limit))
 
 
-def _size_columns(ws, frame: pl.DataFrame) -> dict[str, int]:
+def _size_columns(ws, frame: TableRows) -> dict[str, int]:
     """Size every column to its content; returns the widths."""
     widths = {name: column_width(name, content) for name, content in content_widths(frame).items()}
     for i, width in enumerate(widths.values(), start=1):
@@ -160,25 +162,26 @@ def _size_columns(ws, frame: pl.DataFrame) -> dict[str, int]:
     return widths
 
 
-def _clean(frame: pl.DataFrame) -> pl.DataFrame:
+def _clean(frame: TableRows) -> TableRows:
     """`clean_text_columns`, applied only to the text columns holding something it changes (a control
     character or non-character, or text that may pass the cell limit): the others are left as they are,
-    which is what it would return for them, without rewriting every string."""
+    which is what it would return for them, without rewriting every string. The rows are cleaned batch
+    by batch as the sheet is written."""
     text = [c for c, t in frame.schema.items() if t == pl.String]
     if not text or frame.height == 0:
         return frame
     # UTF-8 bytes >= characters + astral characters (4 bytes each, counted 2), so within the limit
     # in bytes means within it for truncate()
-    flags = frame.select([(pl.col(c).str.contains_any(CONTROL_CHARS + NON_CHARACTERS).any()
-                           | (pl.col(c).str.len_bytes().max() > EXCEL_CELL_MAX)).fill_null(False).alias(c)
-                          for c in text]).row(0)
+    flags = frame.aggregate([(pl.col(c).str.contains_any(CONTROL_CHARS + NON_CHARACTERS).any()
+                              | (pl.col(c).str.len_bytes().max() > EXCEL_CELL_MAX)).fill_null(False).alias(c)
+                             for c in text], any)
     dirty = [c for c, f in zip(text, flags) if f]
     if not dirty:
         return frame
-    return frame.with_columns(clean_text_columns(frame.select(dirty)).get_columns())
+    return frame.map(lambda batch: batch.with_columns(clean_text_columns(batch.select(dirty)).get_columns()))
 
 
-def _dropdown(ws, part: pl.DataFrame, col: str, allowed: Sequence[str]) -> None:
+def _dropdown(ws, part: TableRows, col: str, allowed: Sequence[str]) -> None:
     """A list drop-down on the whole column below the header: rows a reviewer adds get it too."""
     letter = get_column_letter(part.columns.index(col) + 1)
     dv = DataValidation(type="list", formula1='"' + ",".join(allowed) + '"', allow_blank=True,
@@ -190,7 +193,7 @@ def _dropdown(ws, part: pl.DataFrame, col: str, allowed: Sequence[str]) -> None:
 
 def write_table(wb: Workbook, table: SheetTable) -> list[str]:
     """Write a table over as many sheets as it needs; returns the sheet titles used."""
-    frame = _clean(table.frame)
+    frame = _clean(TableRows.of(table.frame))
     titles = []
     chunks = max(1, -(-frame.height // DATA_ROWS_PER_SHEET))
     for k in range(chunks):

@@ -31,6 +31,8 @@ from xml.etree import ElementTree as ET
 import polars as pl
 from openpyxl.utils import get_column_letter
 
+from .tablerows import TableRows
+
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 LINE_POINTS = 15  # the height of one line of the default font (Calibri 11), in points
@@ -44,7 +46,7 @@ class PendingRows:
     """Rows to splice into the sheet at `position` (0-based, in workbook order), starting at row 2."""
 
     position: int
-    frame: pl.DataFrame
+    frame: TableRows
     wrap: Mapping[str, float] = field(default_factory=dict)  # text columns whose cells wrap -> their width
 
 
@@ -206,20 +208,21 @@ def _sheet_paths(z: zipfile.ZipFile) -> list[str]:
 ROWS_PER_PIECE = 5_000
 
 
-def _row_pieces(frame: pl.DataFrame, styles: CellStyles | int, first_row: int = 2,
+def _row_pieces(frame: pl.DataFrame | TableRows, styles: CellStyles | int, first_row: int = 2,
                 wrap: Mapping[str, float] | None = None) -> Iterator[bytes]:
     """The frame's <row> elements as UTF-8 pieces of ROWS_PER_PIECE rows, in order. The next piece is built
     in a worker thread (polars runs without the GIL) while the caller compresses this one (so does zlib);
     joined, the pieces are exactly `rows_xml`."""
-    starts = iter(range(0, frame.height, ROWS_PER_PIECE))
+    pieces = TableRows.of(frame).pieces(ROWS_PER_PIECE)
+    first = [first_row]
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending: deque[Future[bytes]] = deque()
 
         def submit() -> None:
-            start = next(starts, None)
-            if start is not None:
-                pending.append(pool.submit(_rows_binary, frame.slice(start, ROWS_PER_PIECE), styles,
-                                           first_row + start, wrap))
+            piece = next(pieces, None)
+            if piece is not None:
+                pending.append(pool.submit(_rows_binary, piece, styles, first[0], wrap))
+                first[0] += piece.height
 
         submit()
         submit()
@@ -229,11 +232,11 @@ def _row_pieces(frame: pl.DataFrame, styles: CellStyles | int, first_row: int = 
             yield piece
 
 
-def _size_bound(frame: pl.DataFrame) -> int:
+def _size_bound(frame: TableRows) -> int:
     """More bytes than the frame's rows can take as XML (decides only whether the zip entry needs zip64)."""
-    text = sum(int(frame.get_column(c).str.len_bytes().sum() or 0)
-               for c, t in frame.schema.items() if t == pl.String)
-    return 5 * text + frame.height * (64 + len(frame.columns) * 96)
+    text = [pl.col(c).str.len_bytes().sum() for c, t in frame.schema.items() if t == pl.String]
+    total = sum(v or 0 for v in frame.aggregate(text, sum)) if text else 0
+    return 5 * int(total) + frame.height * (64 + len(frame.columns) * 96)
 
 
 def splice(path: Path, pending: list[PendingRows]) -> None:

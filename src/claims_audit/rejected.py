@@ -1,0 +1,128 @@
+"""The rejected cells of a run, kept for the report in bounded memory.
+
+A damaged night can reject a cell in most of its rows (a date column re-saved by a spreadsheet in its own
+format: every row audited without that value, every cell listed), so the Rejected sheet may be as long as
+the input. The cells are held in memory up to a budget and past it written to Arrow IPC files in a scratch
+folder of the output folder (owner-only, made only when first needed, removed with :meth:`close` or by the
+next run's recovery when a run is killed). The report reads them back in order, a batch at a time
+(:meth:`RejectedCells.batches`), so neither the run nor the workbook holds the whole table.
+
+Every cell keeps the order it was added in: inputs one after another, each in the validator's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from .commit import LazyScratch
+from .retained import held_bytes
+from .validation import REJECTED_CELL_SCHEMA
+
+# the validator's rejected cells, with the file they came from
+REJECTED_SCHEMA = pl.Schema({"source_file": pl.String, **REJECTED_CELL_SCHEMA})
+DEFAULT_HELD_BYTES = 64 << 20  # rejected cells held in memory before they go to files (~400,000 cells)
+
+Part = pl.DataFrame | Path
+
+
+class RejectedCells:
+    """The run's rejected cells, in order: added piece by piece, read back batch by batch.
+
+    `work_dir`: the folder whose scratch folder takes the files once more than `held_bytes` are held (the
+    output folder; None: a private folder in the system's temporary folder). The cells own that scratch
+    folder: it outlives the run's own (the report is written after the run) and goes with :meth:`close`."""
+
+    def __init__(self, work_dir: Path | None = None, *, held_bytes: int | None = None):
+        self._scratch = LazyScratch(work_dir)  # type: ignore[arg-type]  # None: the system's folder
+        self._budget = DEFAULT_HELD_BYTES if held_bytes is None else held_bytes
+        self._parts: list[tuple[Part, int]] = []  # each part and its rows
+        self._held = 0
+        self._written = 0
+        self._removed = False
+        self.peak_held = 0  # the most bytes of cells held in memory at once
+        self.height = 0
+        self.schema = REJECTED_SCHEMA
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> RejectedCells:
+        """The cells of one frame, held in memory (an engine that gathers them elsewhere, tests)."""
+        cells = cls(held_bytes=1 << 62)
+        cells.add(frame)
+        return cells
+
+    def add(self, frame: pl.DataFrame) -> None:
+        """Cells after those already added (REJECTED_SCHEMA's columns)."""
+        if not frame.height:
+            return
+        frame = frame.select(list(REJECTED_SCHEMA)).cast(dict(REJECTED_SCHEMA))
+        self._parts.append((frame, frame.height))
+        self.height += frame.height
+        self._held += held_bytes(frame)
+        self.peak_held = max(self.peak_held, self._held)
+        if self._held > self._budget:
+            self._spill()
+
+    def mark(self) -> int:
+        """Where the cells stand now, to forget what is added after it (an input read again)."""
+        return self.height
+
+    def rollback(self, mark: int) -> None:
+        """Forget every cell added since `mark` (an input read again from its start, or rejected)."""
+        kept: list[tuple[Part, int]] = []
+        start = 0
+        for part, rows in self._parts:
+            if start + rows <= mark:
+                kept.append((part, rows))
+            elif start < mark:  # the part spans the mark: what precedes it stays, in memory
+                kept.append((_frame(part).head(mark - start), mark - start))
+                _remove(part)
+            else:
+                _remove(part)
+            start += rows
+        self._parts = kept
+        self.height = min(self.height, mark)
+        self._held = sum(held_bytes(p) for p, _ in kept if isinstance(p, pl.DataFrame))
+
+    def batches(self) -> Iterator[pl.DataFrame]:
+        """The cells in order, one part at a time (a file read back only when its turn comes)."""
+        if self._removed:
+            raise RuntimeError("the rejected cells were in files removed by close()")
+        for part, _ in self._parts:
+            yield _frame(part)
+
+    def frame(self) -> pl.DataFrame:
+        """Every cell in one frame, in memory (a library caller, the tests; the report reads batches)."""
+        frames = list(self.batches())
+        return pl.concat(frames) if frames else pl.DataFrame(schema=REJECTED_SCHEMA)
+
+    @property
+    def files(self) -> int:
+        """How many files the cells went to (0: all held in memory)."""
+        return self._written
+
+    def close(self) -> None:
+        """Remove the files: the cells in them are gone (reading them after raises, never a part)."""
+        self._removed = self._removed or self._written > 0
+        self._scratch.close()
+
+    def _spill(self) -> None:
+        """The cells held in memory into one file, in order."""
+        held = [(i, p) for i, (p, _) in enumerate(self._parts) if isinstance(p, pl.DataFrame)]
+        spilled = pl.concat([p for _, p in held])
+        path = self._scratch() / f"rejected-{self._written:06d}.arrow"
+        spilled.write_ipc(path, compression="lz4")
+        self._parts[held[0][0]:] = [(path, spilled.height)]
+        self._written += 1
+        self._held = 0
+
+
+def _frame(part: Part) -> pl.DataFrame:
+    return pl.read_ipc(part) if isinstance(part, Path) else part
+
+
+def _remove(part: Part) -> None:
+    if isinstance(part, Path):
+        part.unlink(missing_ok=True)
