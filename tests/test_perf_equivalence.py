@@ -122,3 +122,8 @@ def test_findings_put_in_order_column_by_column_equal_one_sort(tmp_path):
     groups = list(cut)
     assert_frame_equal(ordered(groups), plain)
     assert groups == []
+    # groups waiting in files (a run of several groups), beside one still in memory: the same, files removed
+    from claims_audit.findings import spilled
+    files = [spilled(cut[0], tmp_path / "g0.arrow"), cut[1], spilled(cut[2], tmp_path / "g2.arrow")]
+    assert_frame_equal(ordered(list(files)), plain)
+    assert not (tmp_path / "g0.arrow").exists() and not (tmp_path / "g2.arrow").exists()

@@ -13,6 +13,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from claims_audit import audit, pipeline, retained, ruledata, sample
+from claims_audit.findings import spilled
 from claims_audit.retained import RetainedLines, compact, group_count, held_bytes, restore
 from claims_audit.ruleconfig import DEFAULT
 from claims_audit.rules.claim_edits.context import EditContext, codes_where, read_by_edits
@@ -57,16 +58,20 @@ def _nights(folder: Path, lines: int = 24_000, nights: int = 3) -> list[tuple[Pa
     return out
 
 
-def test_groups_of_members_give_the_results_of_the_whole_run(tmp_path):
+def test_groups_of_members_give_the_results_of_the_whole_run(tmp_path, monkeypatch):
     files = [tmp_path / "a.csv", tmp_path / "b.csv"]  # one member's lines in both files
+    waiting = []  # each group's findings wait in a file of the scratch folder (one group: in memory)
+    monkeypatch.setattr(pipeline, "spilled", lambda rows, path: waiting.append(path) or spilled(rows, path))
     whole = sample.generate(16_000, seed=12, bad_fraction=0.02)
     sample.write(whole.slice(0, 9_000), files[0])
     sample.write(whole.slice(9_000), files[1])
     one = pipeline.run(files, RUN, buckets=1)
-    assert one.findings.height > 200 and one.rejected.height > 30
+    assert one.findings.height > 200 and one.rejected.height > 30 and waiting == []
     for groups in (2, 7):
         _same(one, pipeline.run(files, RUN, buckets=groups, chunk_bytes=96 << 10, retain_bytes=0,
                                 work_dir=tmp_path / f"out{groups}"))
+        assert len(waiting) == groups and all(p.parent.parent == tmp_path / f"out{groups}" for p in waiting)
+        waiting.clear()
         assert not list((tmp_path / f"out{groups}").iterdir())  # spilled groups removed with the scratch
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import operator
+from pathlib import Path
 
 import polars as pl
 
@@ -162,24 +163,50 @@ def finding_rows(lines: pl.DataFrame, output: pl.DataFrame, doc: pl.DataFrame | 
 REPORT_ORDER = ["source_file", "source_row", "_sev", "rule_id", "related_claim_id", "related_line_number"]
 
 
-def ordered(groups: list[pl.DataFrame]) -> pl.DataFrame:
+def ordered(groups: list[pl.DataFrame | Path]) -> pl.DataFrame:
     """The finding rows of every group in the report's order, with ids unique in the run. The order
     depends only on each finding's line and rule (a line and its findings are all in one group, in the
     order the rules gave them), so it is the same however the run was split.
 
     `groups` is emptied: the rows are put in order one column at a time, each dropped once gathered, so
     the run holds its findings about once, not twice as a sort of the whole frame would (836,000
-    findings of a 50M-line night take about 1.1 GB)."""
-    df = (pl.concat(groups) if len(groups) > 1 else groups[0]).select(*FINDING_COLUMNS, "_sev")
+    findings of a 50M-line night take about 1.1 GB). A group may be an Arrow IPC file (a large run's
+    groups wait there while the next groups are audited, :func:`spilled`): its columns are read one at
+    a time, and the file is removed."""
+    files = [g for g in groups if isinstance(g, Path)]
+    if files:
+        df = _gathered_from_parts(list(groups))
+    else:
+        df = (pl.concat(groups) if len(groups) > 1 else groups[0]).select(*FINDING_COLUMNS, "_sev")
     groups.clear()
-    order = df.select(pl.arg_sort_by(REPORT_ORDER, nulls_last=True, maintain_order=True)).to_series()
-    df = gathered_by_column(df, order)
+    if not files:
+        order = df.select(pl.arg_sort_by(REPORT_ORDER, nulls_last=True, maintain_order=True)).to_series()
+        df = gathered_by_column(df, order)
+    for path in files:
+        path.unlink(missing_ok=True)
     # the same claim line can appear twice in one run (e.g. in two files): keep ids unique and stable
     if df.get_column("finding_id").is_duplicated().any():
         n = pl.col("finding_id").cum_count().over("finding_id")
         df = df.with_columns(pl.when(n > 1).then(pl.format("{}-{}", pl.col("finding_id"), n))
                              .otherwise(pl.col("finding_id")).alias("finding_id"))
     return df.select(FINDING_COLUMNS)
+
+
+def spilled(rows: pl.DataFrame, path: Path) -> Path:
+    """A group's finding rows (:func:`finding_rows`) written to `path` for :func:`ordered`."""
+    rows.select(*FINDING_COLUMNS, "_sev").write_ipc(path, compression="lz4")
+    return path
+
+
+def _gathered_from_parts(parts: list[pl.DataFrame | Path]) -> pl.DataFrame:
+    """The rows of every part (frames, IPC files) in the report's order, one column at a time: the sort
+    keys first, then each column read from every part, gathered and kept."""
+    def column(names: list[str]) -> pl.DataFrame:
+        frames = [pl.read_ipc(p, columns=names) if isinstance(p, Path) else p.select(names) for p in parts]
+        return pl.concat(frames)
+    order = column(REPORT_ORDER).select(
+        pl.arg_sort_by(REPORT_ORDER, nulls_last=True, maintain_order=True)).to_series()
+    return pl.DataFrame([column([name]).to_series().gather(order) for name in (*FINDING_COLUMNS, "_sev")])
 
 
 def gathered_by_column(frame: pl.DataFrame, order: pl.Series) -> pl.DataFrame:

@@ -19,7 +19,7 @@ import polars as pl
 
 from . import __version__, documentation, ruledata
 from .errors import ExitCode, FileRejected, ReconciliationError, UsageError
-from .findings import finding_rows, ordered
+from .findings import finding_rows, ordered, spilled
 from .commit import scratch_folder
 from .rejected import REJECTED_SCHEMA, RejectedCells
 from .readers import DEFAULT_CHUNK_BYTES, ROW, InputFile, RawTable, ReadAgain, ReadOptions, discover, read_chunks, sha256
@@ -195,7 +195,12 @@ def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, re
     for lines in store.buckets(_no_lines(layout)):
         night = against_history(history, lines, summaries, run_date, config) if history is not None else None
         doc, output = apply_rules(lines, config, records, night, known)
-        groups.append(finding_rows(lines, output, doc, night.history_lines if night is not None else None))
+        rows = finding_rows(lines, output, doc, night.history_lines if night is not None else None)
+        # a run of several groups: each group's findings wait in a file while the next groups are
+        # audited, so that they do not add up in memory beside the groups' lines (findings.ordered)
+        groups.append(spilled(rows, store.folder / f"findings-{len(groups):04d}.arrow")
+                      if (store.bucket_count or 1) > 1 else rows)
+        del rows
         lines_34421 += doc.height
         if night is not None:  # what the run records and reports of it; its edit lines are done with
             night.edit_lines = night.edit_lines.clear()

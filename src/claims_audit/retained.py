@@ -124,6 +124,12 @@ class RetainedLines:
         self.line_keys = 0  # audited lines added so far (the next line_key)
         self.spilled = 0  # files written
 
+    @property
+    def folder(self) -> Path:
+        """The run's scratch folder, where the kept lines go past the budget (and a large run's findings
+        wait, group by group)."""
+        return self._folder
+
     def mark(self) -> Mark:
         return Mark(len(self._members), len(self._claim_lines), self.line_keys,  # _audited_lines: with _members
                     (self._kept[0], self._kept[1]))
