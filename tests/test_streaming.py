@@ -288,6 +288,10 @@ def test_progress_reports_bytes_rows_and_stages(tmp_path):
     assert reading[-1].run_done == total and reading[-1].rows == 5_000
     assert {e.file for e in reading} == {str(f) for f in files}
     assert [e.stage for e in events if e.stage != "reading"] == ["rules"]
+    events.clear()  # a run of several groups of members: which one the rules audit, of how many
+    _run(files, 16 << 10, progress=events.append, buckets=3)
+    assert [(e.stage, e.group, e.groups) for e in events if e.stage != "reading"] == [
+        ("rules", 0, 0), ("rules", 1, 3), ("rules", 2, 3), ("rules", 3, 3)]
 
 
 def test_progress_is_silent_off_a_terminal_and_with_quiet(tmp_path, monkeypatch):
@@ -300,6 +304,7 @@ def test_progress_is_silent_off_a_terminal_and_with_quiet(tmp_path, monkeypatch)
     with shown:  # renders every stage without error
         shown(pipeline.ProgressEvent("reading", "a.csv", 10, 100, 10, 200, 5))
         shown(pipeline.ProgressEvent("rules", None, 0, 0, 200, 200, 9))
+        shown(pipeline.ProgressEvent("rules", None, 0, 0, 200, 200, 9, 2, 15))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     assert cli._Progress().bar is None
     path = write_csv(tmp_path / "a.csv", [line()])

@@ -88,15 +88,16 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
                             rule_config=rule_config, progress=progress, records=records, history=reader,
                             work_dir=out, **_memory(memory_limit))
         from .report import report_paths, write_reports  # once read: openpyxl was imported meanwhile
-        if progress:
-            progress(pipeline.ProgressEvent("report"))
+        stage = functools.partial(_stage, progress, result)
         if ledger_path is None:
+            stage("report")
             report = write_reports(result, out, mask=mask, dispositions=outcomes.names)
             return AuditRun(result, report)
         store = store or Ledger.open(ledger_path, create=True)
         run_id = new_run_id()
         written: list[Path] = []
         try:
+            stage("ledger and history")
             with store.transaction():
                 view = store.record_run(result.findings, run_date=result.run_date,
                                         tool_version=result.tool_version, rules_version=result.rules_version,
@@ -104,6 +105,7 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
                                         report_path=str(report_paths(out, result.run_date).xlsx))
                 if history_folder is not None:
                     written = _record_history(History(history_folder, store), result, run_id)
+                stage("report")
                 report = write_reports(result, out, view, mask=mask, commit=store.commit)
         except BaseException:
             for path in written:  # never listed: not history (the next writer would remove it too)
@@ -117,6 +119,12 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
         if result is not None:  # the rejected cells' files, once the report holds them
             result.close()
         scratch.close()
+
+
+def _stage(progress: pipeline.Progress | None, result: pipeline.AuditResult, name: str) -> None:
+    """A stage after the rules, shown with the rows the run read (the bar stays where the reading left it)."""
+    if progress is not None:
+        progress(pipeline.ProgressEvent(name, rows=result.totals["rows_read"]))
 
 
 def _record_history(history: Any, result: pipeline.AuditResult, run_id: str) -> list[Path]:

@@ -124,9 +124,10 @@ class _Progress:
             self.bar.update(self.run_task, description="whole run: reading", completed=event.run_done,
                             total=event.run_total or None, rows=rows)
         else:
+            stage = event.stage if not event.groups else f"{event.stage}, group {event.group} of {event.groups}"
             self.bar.update(self.file_task, visible=False)
-            self.bar.update(self.run_task, description=f"whole run: {event.stage}", completed=event.run_done,
-                            total=event.run_total or None, rows=rows)
+            done = {"completed": event.run_done, "total": event.run_total} if event.run_total else {}
+            self.bar.update(self.run_task, description=f"whole run: {stage}", rows=rows, **done)
 
 
 @app.command(epilog=EXIT_CODES_HELP)

@@ -126,13 +126,15 @@ def memory_settings(memory_limit: int | None = None) -> tuple[int, int]:
 class ProgressEvent:
     """Where a run is, for a live display: the stage, the file being read and how far, the whole run."""
 
-    stage: str  # reading | rules | medical records | report
+    stage: str  # reading | medical records | rules | ledger and history | report
     file: str | None = None
     file_done: int = 0  # bytes of the current file read
     file_total: int = 0
     run_done: int = 0  # bytes of every input read
     run_total: int = 0
     rows: int = 0  # rows read so far in the run
+    group: int = 0  # the rules stage of a large run: the group of members being audited (1-based)...
+    groups: int = 0  # ...of this many (0: the stage has no steps)
 
 
 def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path: str | Path | None = None,
@@ -166,7 +168,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
             records = records_mod.load(records, store.claim_lines(), store.audited_lines())
         reading.stage("rules")
         findings, lines_34421, night = _rules_by_group(store, layout, rule_config, records, history,
-                                                       summaries, run_date)
+                                                       summaries, run_date, reading)
         result = AuditResult(
             run_date=run_date, tool_version=__version__, rules_version=rules_version(),
             layout=f"{layout.name} v{layout.version}", inputs=summaries, findings=findings,
@@ -187,12 +189,15 @@ def _closed_on_error(cells: RejectedCells) -> Iterator[None]:
 
 
 def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, records: Any, history: Any,
-                    summaries: list[InputSummary], run_date: dt.date) -> tuple[pl.DataFrame, int, Any]:
+                    summaries: list[InputSummary], run_date: dt.date, reading: _Reading | None = None
+                    ) -> tuple[pl.DataFrame, int, Any]:
     """Every rule over the run's retained lines, one group of members at a time (each group against the
     claims history when there is one): (the Findings frame in report order, the number of audited lines,
-    the run's night against history or None)."""
+    the run's night against history or None). `reading` shows which group is audited, of how many."""
     groups, lines_34421, nights, known = [], 0, [], documentation.ClassifiedTexts()
     for lines in store.buckets(_no_lines(layout)):
+        if reading is not None and (store.bucket_count or 1) > 1:
+            reading.stage("rules", len(groups) + 1, store.bucket_count or 1)
         night = against_history(history, lines, summaries, run_date, config) if history is not None else None
         doc, output = apply_rules(lines, config, records, night, known)
         rows = finding_rows(lines, output, doc, night.history_lines if night is not None else None)
@@ -250,9 +255,9 @@ class _Reading:
         self.before += self.sizes.get(inp.display, 0)
         self.rows += rows
 
-    def stage(self, name: str) -> None:
+    def stage(self, name: str, group: int = 0, groups: int = 0) -> None:
         if self.progress is not None:
-            self.progress(ProgressEvent(name, None, 0, 0, self.total, self.total, self.rows))
+            self.progress(ProgressEvent(name, None, 0, 0, self.total, self.total, self.rows, group, groups))
 
 
 def _size(path: Path) -> int:
