@@ -73,10 +73,13 @@ def test_report_cleaning_shortcut_equals_clean_text_columns():
 
 def _in_batches(frame: pl.DataFrame, rows: int) -> TableRows:
     """`frame` as a TableRows read in batches of `rows` rows (an empty batch first, as a file may give)."""
-    def batches():
+    def batches(start, stop):
         yield frame.head(0)
-        for start in range(0, frame.height, rows):
-            yield frame.slice(start, rows)
+        for first in range(0, frame.height, rows):
+            batch = frame.slice(first, rows)
+            low, high = max(start - first, 0), min(stop - first, batch.height)
+            if high > low:
+                yield batch.slice(low, high - low)
     return TableRows(frame.schema, frame.height, batches)
 
 

@@ -46,6 +46,39 @@ def test_cells_past_the_budget_go_to_files_and_come_back_in_order(tmp_path):
     assert not list(tmp_path.glob(".claims-audit.*"))
     with pytest.raises(RuntimeError):  # never a part of the cells once their files are gone
         cells.frame()
+    with pytest.raises(RuntimeError):  # nor new cells (a scratch folder nothing would remove)
+        cells.add(_cells(0, 3))
+    assert not list(tmp_path.glob(".claims-audit.*"))
+
+
+def test_a_range_of_cells_reads_only_the_files_it_spans(tmp_path, monkeypatch):
+    cells = RejectedCells(tmp_path, held_bytes=3_000)
+    for i in range(12):
+        cells.add(_cells(10 * i, 10))
+    read = []
+    real = rejected._frame
+    monkeypatch.setattr(rejected, "_frame", lambda part: read.append(part) or real(part))
+    whole = pl.concat(list(cells.batches()))
+    files = len(read)
+    assert files == cells.files > 3
+    for start, stop in ((0, 0), (0, 1), (35, 36), (17, 93), (100, 120), (119, 500), (0, 120)):
+        read.clear()
+        got = list(cells.batches(start, stop))
+        assert_frame_equal(pl.concat(got) if got else whole.clear(), whole.slice(start, max(0, stop - start)))
+        assert len(read) <= -(-(min(stop, 120) - start) // 10) + 1  # the files (or parts) it spans, no more
+    cells.close()
+
+
+def test_counted_cells_are_never_written(tmp_path):
+    cells = RejectedCells(tmp_path, held_bytes=0, keep=False)
+    for i in range(5):
+        cells.add(_cells(10 * i, 10))
+    mark = cells.mark()
+    cells.add(_cells(50, 10))
+    cells.rollback(mark)
+    assert cells.height == 50 and cells.files == 0 and not list(tmp_path.iterdir())
+    with pytest.raises(RuntimeError):
+        cells.frame()
 
 
 @pytest.mark.parametrize("mark", [0, 7, 30, 35, 58, 60])
@@ -112,8 +145,9 @@ def test_a_failed_run_leaves_no_rejected_cell_file(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("the rules failed")
     monkeypatch.setattr(pipeline, "_rules_by_group", broken)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError) as failure:  # held: the cells are not freed with the exception
         pipeline.run([src], RUN, work_dir=tmp_path / "out")
+    assert "the rules failed" in str(failure.value)
     assert not list((tmp_path / "out").glob(".claims-audit.*"))
 
 
@@ -140,3 +174,76 @@ def test_many_rejected_cells_take_no_more_memory_than_their_budget(tmp_path):
     spilled, spilled_code = _peak_mib(extract, tmp_path / "spilled", 4 << 20)
     assert held_code == spilled_code == 1  # rows rejected
     assert spilled < held - 40, (held, spilled)  # measured: about 520 MiB held, 445 MiB in files
+
+
+def _hostile_cells(rows: int) -> pl.DataFrame:
+    """Cells holding what a Rejected sheet must make safe: member ids (masked with --mask-member-ids),
+    empty values, formula-like text, an error literal, control characters, an emoji, a cell past Excel's
+    limit."""
+    kinds = [("member_id", lambda i: f"M{i:07d}"), ("member_id", lambda i: None),
+             ("units", lambda i: "=1+1" if i % 2 else "@x"), ("dx_1", lambda i: "bad\x01ctl" if i > rows - 400 else "ok"),
+             ("units", lambda i: "x" * (40_000 if i == rows - 100 else i % 50)),
+             ("service_date", lambda i: "2026-13-01 😀"), ("procedure_code", lambda i: "#N/A")]
+    columns = [kinds[i % len(kinds)][0] for i in range(rows)]
+    values = [kinds[i % len(kinds)][1](i) for i in range(rows)]
+    return pl.DataFrame({"source_file": ["in.csv"] * rows, "source_row": list(range(2, rows + 2)), "column": columns,
+                         "value": values, "problem": [f"problem {i % 13}" for i in range(rows)],
+                         "outcome": ["row rejected"] * rows}, schema=REJECTED_SCHEMA)
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_hostile_cells_spilled_over_many_files_give_the_sheets_of_one_frame(tmp_path, monkeypatch, mask):
+    """The same cells held as one frame and spilled over many small files, over overflow sheets: every
+    Rejected sheet byte for byte the same; masked, no member id in clear anywhere in the workbook; each
+    file read a bounded number of times (the cleaning pass, then the measures and rows of its sheets)."""
+    from claims_audit.report import write_reports
+
+    monkeypatch.setenv(MASK_KEY_ENV, "k" * 24)
+    monkeypatch.setattr(excel, "DATA_ROWS_PER_SHEET", 1000)
+    clean = tmp_path / "clean.csv"
+    sample.write(sample.generate(200, seed=3), clean)
+    result = pipeline.run([clean], RUN)
+    frame = _hostile_cells(2500)
+    spilled = RejectedCells(tmp_path, held_bytes=6_000)
+    for start in range(0, frame.height, 173):
+        spilled.add(frame.slice(start, 173))
+    assert spilled.files > 10
+    read = []
+    real = rejected._frame
+    monkeypatch.setattr(rejected, "_frame", lambda part: read.append(part) or real(part))
+    sheets = {}
+    for name, cells in (("one", RejectedCells.of(frame)), ("spilled", spilled)):
+        result.rejected_cells = cells
+        paths = write_reports(result, tmp_path / name, mask=mask)
+        sheets[name] = _sheets(paths.xlsx, "Rejected")
+        with zipfile.ZipFile(paths.xlsx) as z:
+            clear = sum(z.read(item).count(b"M0000007") for item in z.namelist())
+        assert (clear == 0) if mask else (clear > 0)
+    assert list(sheets["one"]) == ["Rejected", "Rejected 2", "Rejected 3"]
+    assert sheets["spilled"] == sheets["one"]
+    files = [p for p in read if isinstance(p, Path)]
+    reads = {p: files.count(p) for p in set(files)}
+    assert len(reads) == spilled.files and max(reads.values()) <= 5  # 1 + 2 per sheet it spans (at most 2)
+    spilled.close()
+
+
+def test_a_file_whose_checksum_cannot_be_read_is_rejected_whole_with_nothing_kept(tmp_path, monkeypatch):
+    """Read, then its checksum fails (the file went away): the file is rejected as a whole, its lines and
+    cells forgotten, and the run reconciles."""
+    path = tmp_path / "night.parquet"
+    sample.generate(300, seed=2, bad_fraction=0.1).write_parquet(path)
+    other = _damaged(tmp_path / "in", lines=200)
+
+    def unreadable(p):
+        if Path(p) == path:
+            raise OSError(5, "Input/output error")
+        return real(p)
+    real = pipeline.sha256
+    monkeypatch.setattr(pipeline, "sha256", unreadable)
+    result = pipeline.run([path, other], RUN)
+    night, damaged = result.inputs
+    assert night.status == "rejected" and "cannot be read" in night.error and night.rows_audited == 0
+    assert damaged.rows_read == 200 and result.totals["rows_audited"] == damaged.rows_audited
+    cells = result.rejected
+    assert cells.filter(pl.col("source_file") == str(path)).get_column("outcome").to_list() == ["file rejected"]
+    result.close()

@@ -263,3 +263,24 @@ def test_urls_are_read_through_sparks_own_file_systems(spark, tmp_path):
 ])
 def test_urls_survive_the_command_line(given, meant):
     assert spark_engine.url(str(given)) == meant
+
+
+def test_rejected_cells_come_back_in_their_files_order_whatever_order_their_blobs_arrive(tmp_path, monkeypatch):
+    """An executor ships a file's cells batch by batch, each cut into blobs; the driver puts them back in
+    the order the file gave them even when the blobs arrive shuffled."""
+    import random
+
+    from claims_audit.rejected import RejectedCells
+    from test_rejected import _cells
+
+    monkeypatch.setattr(spark_engine, "ROWS_PER_BLOB", 7)
+    cells = RejectedCells(tmp_path, held_bytes=2_000)
+    for start in range(0, 120, 15):
+        cells.add(_cells(start, 15).with_columns(pl.lit(start % 2, pl.Int64).alias("source_row")))  # ties
+    expected = cells.frame()
+    blobs = list(spark_engine._numbered_cells(0, cells))
+    cells.close()
+    assert len(blobs) > 10
+    random.Random(5).shuffle(blobs)
+    frames = [spark_engine._frame(blob.column(3)[0].as_py()) for blob in blobs]
+    assert spark_engine._cells_in_order(frames).equals(expected)

@@ -113,12 +113,13 @@ def audit(paths: list[Path], *, out: Path, run_date: dt.date, mapping: Path | No
                     path.unlink()
             raise
         return AuditRun(result, report, view)
-    finally:
-        if store is not None:
-            store.close()
-        if result is not None:  # the rejected cells' files, once the report holds them
-            result.close()
-        scratch.close()
+    finally:  # each closed even if one before it fails (last pushed, first closed)
+        with contextlib.ExitStack() as closing:
+            closing.callback(scratch.close)
+            if result is not None:  # the rejected cells' files, once the report holds them
+                closing.callback(result.close)
+            if store is not None:
+                closing.callback(store.close)
 
 
 def _stage(progress: pipeline.Progress | None, result: pipeline.AuditResult, name: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,7 +161,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
                  more_members=_with_audited_history(history, run_date) if history is not None else None,
                  buckets=buckets)
     layout, found, summaries, rejected, store, reading, scratch = read
-    with scratch, _closed_on_error(rejected):
+    with scratch, rejected.closed_on_error():
         if records is not None:
             from . import records as records_mod
             reading.stage("medical records")
@@ -177,15 +177,6 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         reconcile(result, store.line_keys)
     return result
 
-
-@contextlib.contextmanager
-def _closed_on_error(cells: RejectedCells) -> Iterator[None]:
-    """The rejected cells' files removed if the run fails before its result owns them."""
-    try:
-        yield
-    except BaseException:
-        cells.close()
-        raise
 
 
 def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, records: Any, history: Any,
@@ -322,7 +313,8 @@ def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str], store:
     reading.done(inp, counts.rows_read if rejected is None else 0)
     try:  # reading a delimited file computes its checksum on the way
         summary.sha256 = counts.sha256 if rejected is None and counts.sha256 else sha256(inp.path)
-    except OSError as exc:
+    except OSError as exc:  # nothing of the file is kept: it is rejected as a whole
+        store.rollback(mark)
         cells.rollback(cells_mark)
         return _reject_file(summary, cells, f"file cannot be read: {exc.strerror or type(exc).__name__}",
                             None, 0)
@@ -362,7 +354,8 @@ def _no_lines(layout: Layout) -> pl.DataFrame:
 def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path: str | Path | None,
           rule_config: RuleConfig, progress: Progress | None, chunk_bytes: int | None,
           work_dir: str | Path | None, retain_bytes: int, *, record_claims: set[str] | None,
-          every_member: bool, more_members: Any = None, buckets: int | None = None) -> tuple:
+          every_member: bool, more_members: Any = None, buckets: int | None = None,
+          keep_rejected: bool = True) -> tuple:
     """Every input read in pieces and validated, keeping what the rules need: (layout, what was found,
     each input's summary, the rejected cells, the store of retained lines, the progress reporter, and
     the context that removes the store's scratch folder: read the store inside it)."""
@@ -379,8 +372,8 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
                               every_member=every_member, more_members=more_members, buckets=buckets)
         options = ReadOptions(chunk_bytes, scratch=scratch)
         # the report reads them after the run: their files are not in the run's scratch folder
-        rejected = RejectedCells(Path(work_dir) if work_dir is not None else None)
-        with _closed_on_error(rejected):
+        rejected = RejectedCells(Path(work_dir) if work_dir is not None else None, keep=keep_rejected)
+        with rejected.closed_on_error():
             summaries = [_audit_input(inp, layout, mapping, store, rejected, options, reading) for inp in inputs]
         return layout, found, summaries, rejected, store, reading, cleanup.pop_all()
 
@@ -392,8 +385,8 @@ def read_inputs(paths: list[str | Path], *, schema_path: str | Path | None = Non
     rule (the claims-history back-fill); every input reconciles."""
     layout, _, summaries, rejected, store, _, scratch = _read(
         paths, schema_path, mapping_path, DEFAULT, None, DEFAULT_CHUNK_BYTES, work_dir, DEFAULT_BUDGET_BYTES,
-        record_claims=None, every_member=True, buckets=1)
-    rejected.close()  # counted in the summaries; a back-fill lists no cell
+        record_claims=None, every_member=True, buckets=1, keep_rejected=False)  # counted, never listed
+    rejected.close()
     with scratch:
         lines = store.lines(_no_lines(layout))
     reconcile_inputs(summaries)

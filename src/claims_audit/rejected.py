@@ -12,6 +12,7 @@ Every cell keeps the order it was added in: inputs one after another, each in th
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,33 +34,40 @@ class RejectedCells:
 
     `work_dir`: the folder whose scratch folder takes the files once more than `held_bytes` are held (the
     output folder; None: a private folder in the system's temporary folder). The cells own that scratch
-    folder: it outlives the run's own (the report is written after the run) and goes with :meth:`close`."""
+    folder: it outlives the run's own (the report is written after the run) and goes with :meth:`close`,
+    after which the cells are gone (reading or adding raises). `keep=False`: the cells are only counted
+    (a history back-fill lists none, so none is ever written anywhere)."""
 
-    def __init__(self, work_dir: Path | None = None, *, held_bytes: int | None = None):
+    def __init__(self, work_dir: Path | None = None, *, held_bytes: int | None = None, keep: bool = True):
         self._scratch = LazyScratch(work_dir)  # type: ignore[arg-type]  # None: the system's folder
         self._budget = DEFAULT_HELD_BYTES if held_bytes is None else held_bytes
+        self._keep = keep
         self._parts: list[tuple[Part, int]] = []  # each part and its rows
         self._held = 0
         self._written = 0
-        self._removed = False
+        self._closed = False
         self.peak_held = 0  # the most bytes of cells held in memory at once
         self.height = 0
         self.schema = REJECTED_SCHEMA
 
     @classmethod
     def of(cls, frame: pl.DataFrame) -> RejectedCells:
-        """The cells of one frame, held in memory (an engine that gathers them elsewhere, tests)."""
+        """The cells of one frame, held in memory (tests, a caller's own cells)."""
         cells = cls(held_bytes=1 << 62)
         cells.add(frame)
         return cells
 
     def add(self, frame: pl.DataFrame) -> None:
         """Cells after those already added (REJECTED_SCHEMA's columns)."""
+        self._check_open()
         if not frame.height:
+            return
+        self.height += frame.height
+        if not self._keep:
+            self._parts.append((pl.DataFrame(schema=REJECTED_SCHEMA), frame.height))
             return
         frame = frame.select(list(REJECTED_SCHEMA)).cast(dict(REJECTED_SCHEMA))
         self._parts.append((frame, frame.height))
-        self.height += frame.height
         self._held += held_bytes(frame)
         self.peak_held = max(self.peak_held, self._held)
         if self._held > self._budget:
@@ -71,6 +79,7 @@ class RejectedCells:
 
     def rollback(self, mark: int) -> None:
         """Forget every cell added since `mark` (an input read again from its start, or rejected)."""
+        self._check_open()
         kept: list[tuple[Part, int]] = []
         start = 0
         for part, rows in self._parts:
@@ -86,12 +95,22 @@ class RejectedCells:
         self.height = min(self.height, mark)
         self._held = sum(held_bytes(p) for p, _ in kept if isinstance(p, pl.DataFrame))
 
-    def batches(self) -> Iterator[pl.DataFrame]:
-        """The cells in order, one part at a time (a file read back only when its turn comes)."""
-        if self._removed:
-            raise RuntimeError("the rejected cells were in files removed by close()")
-        for part, _ in self._parts:
-            yield _frame(part)
+    def batches(self, start: int = 0, stop: int | None = None) -> Iterator[pl.DataFrame]:
+        """The cells `start` to `stop` (default: all) in order, one part at a time: a file is read only
+        when its turn comes, and a part wholly outside the range not at all."""
+        self._check_open()
+        if not self._keep:
+            raise RuntimeError("these rejected cells were only counted")
+        stop = self.height if stop is None else min(stop, self.height)
+        first = 0
+        for part, rows in self._parts:
+            low, high = max(start - first, 0), min(stop - first, rows)
+            if high > low:
+                frame = _frame(part)
+                yield frame if (low, high) == (0, rows) else frame.slice(low, high - low)
+            first += rows
+            if first >= stop:
+                return
 
     def frame(self) -> pl.DataFrame:
         """Every cell in one frame, in memory (a library caller, the tests; the report reads batches)."""
@@ -104,9 +123,23 @@ class RejectedCells:
         return self._written
 
     def close(self) -> None:
-        """Remove the files: the cells in them are gone (reading them after raises, never a part)."""
-        self._removed = self._removed or self._written > 0
+        """Remove the files and forget the cells (reading them after raises: never a part of them)."""
+        self._closed = True
+        self._parts, self._held = [], 0
         self._scratch.close()
+
+    @contextlib.contextmanager
+    def closed_on_error(self) -> Iterator[None]:
+        """Close the cells if the block fails: a run that fails before its result owns them leaves no file."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the rejected cells were closed (their files removed) once the report was written")
 
     def _spill(self) -> None:
         """The cells held in memory into one file, in order."""

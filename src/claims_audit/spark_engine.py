@@ -269,8 +269,8 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         master: str | None = None, buckets: int | None = None, records: Any = None, history: Any = None,
         work_dir: Any = None, retain_bytes: Any = None) -> pipeline.AuditResult:
     """Audit every input on Spark; the result is that of :func:`claims_audit.pipeline.run` on the same
-    inputs. Takes pipeline.run's arguments; `work_dir` and `retain_bytes` concern one machine's memory and
-    disk and do not apply. Configuration is checked before Spark starts."""
+    inputs. Takes pipeline.run's arguments; `retain_bytes` concerns one machine's memory and does not apply,
+    `work_dir` (the output folder) takes the driver's rejected cells past their budget. Configuration is checked before Spark starts."""
     check_options(records=records, history=history)
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
@@ -295,7 +295,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     finally:
         if created:
             spark.stop()
-    return _result(job, found, blobs, run_date or dt.date.today())
+    return _result(job, found, blobs, run_date or dt.date.today(), Path(work_dir) if work_dir is not None else None)
 
 
 def _bucket_count(inputs: tuple[InputFile, ...], sizes: dict[str, int], parallelism: int) -> int:
@@ -415,8 +415,7 @@ def _read_one(job: Job, index: int, keep: pl.Expr, inp: InputFile | None = None)
         cells = RejectedCells(Path(scratch))
         summary = pipeline._audit_input(inp, job.layout, job.mapping, kept, cells, options,
                                         pipeline._Reading([inp], None))
-        rejected = [_blobs(SUMMARY_BUCKET, index, "rejected", batch) for batch in cells.batches()]
-        rejected = [blob for blobs in rejected for blob in blobs]  # shipped as read: the folder goes next
+        rejected = list(_numbered_cells(index, cells))  # shipped as read: the folder goes next
         cells.close()
     for piece in kept.pieces:
         cut = piece.with_columns(member_bucket(job.buckets))
@@ -425,6 +424,24 @@ def _read_one(job: Job, index: int, keep: pl.Expr, inp: InputFile | None = None)
     counts = {"summary": summary, "kept": sum(p.height for p in kept.pieces), "audited": kept.audited}
     yield _batch(SUMMARY_BUCKET, index, "summary", pickle.dumps(counts))
     yield from rejected
+
+
+CELL_ORDER = "__cell"  # a rejected cell's position among its file's: the driver puts them back in order
+
+
+def _numbered_cells(index: int, cells: RejectedCells) -> Iterator[Any]:
+    """The file's rejected cells as blobs, each cell numbered (blobs may reach the driver in any order)."""
+    position = 0
+    for batch in cells.batches():
+        numbered = batch.with_columns(pl.int_range(position, position + batch.height, dtype=pl.Int64)
+                                      .alias(CELL_ORDER))
+        yield from _blobs(SUMMARY_BUCKET, index, "rejected", numbered)
+        position += batch.height
+
+
+def _cells_in_order(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """One file's rejected cells as its executor numbered them, whatever order their blobs came in."""
+    return pl.concat(frames).sort(CELL_ORDER).drop(CELL_ORDER)
 
 
 def _batch(bucket: int, file: int, kind: str, payload: bytes) -> Any:
@@ -493,9 +510,10 @@ def _retained(lines: pl.DataFrame, config: RuleConfig) -> pl.DataFrame:
 
 # --- on the driver ----------------------------------------------------------------------------------------
 
-def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, bytes]], run_date: dt.date
-            ) -> pipeline.AuditResult:
-    """The blobs of the job as the AuditResult of a local run."""
+def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, bytes]], run_date: dt.date,
+            work_dir: Path | None = None) -> pipeline.AuditResult:
+    """The blobs of the job as the AuditResult of a local run (its rejected cells past their budget in a
+    scratch folder of `work_dir`, the output folder)."""
     per_file: dict[int, dict[str, Any]] = {}
     rejected: dict[int, list[pl.DataFrame]] = {}
     parts: dict[str, list[pl.DataFrame]] = {"output": [], "doc": [], "lines": []}
@@ -525,9 +543,10 @@ def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, b
         lines = pipeline._no_lines(job.layout)
     findings = assemble(lines, output, doc)
     summaries = [per_file[i]["summary"] for i in range(len(job.inputs))]
-    cells = RejectedCells(None)  # gathered from the executors: held, or in the system's temporary folder
-    for frame in (frame for i in range(len(job.inputs)) for frame in rejected.get(i, [])):
-        cells.add(frame)
+    cells = RejectedCells(work_dir)
+    for i in range(len(job.inputs)):
+        if rejected.get(i):
+            cells.add(_cells_in_order(rejected.pop(i)))
     result = pipeline.AuditResult(
         run_date=run_date, tool_version=__version__, rules_version=rules_version(),
         layout=f"{job.layout.name} v{job.layout.version}", inputs=summaries, findings=findings,
@@ -535,7 +554,8 @@ def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, b
         lines_34421=lines_34421, rule_config=job.config,
         ignored=[(i.display, i.ignored) for i in found if i.ignored is not None],
         extra={"engine": "spark", "member_buckets": job.buckets})
-    pipeline.reconcile(result, sum(c["audited"] for c in per_file.values()))
+    with cells.closed_on_error():
+        pipeline.reconcile(result, sum(c["audited"] for c in per_file.values()))
     return result
 
 

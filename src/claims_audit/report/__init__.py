@@ -70,9 +70,12 @@ def mask_key() -> bytes:
 def mask_ids(series: pl.Series, key: bytes) -> pl.Series:
     """Keyed hash (HMAC-SHA256) of member ids: the same member masks the same way within a key."""
     uniq = series.drop_nulls().unique()
-    table = {v: "M-" + hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-             for v in uniq.to_list()}
+    table = {v: _masked_id(v, key) for v in uniq.to_list()}
     return series.replace_strict(table, default=None, return_dtype=pl.String) if table else series
+
+
+def _masked_id(member_id: str, key: bytes) -> str:
+    return "M-" + hmac.new(key, member_id.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
 MASKED_VALUE_NOTE = " (the value shown is the masked member id)"
@@ -84,12 +87,19 @@ def masked(findings: pl.DataFrame, rejected: TableRows, key: bytes) -> tuple[pl.
     is written. Member ids appear nowhere else in the report: the claim edits' evidence names the related
     line, never the member."""
     findings = findings.with_columns(mask_ids(findings.get_column("member_id"), key).alias("member_id"))
-    return findings, rejected.map(lambda cells: _masked_cells(cells, key))
+    known: dict[str, str] = {}  # member id -> its mask, kept across batches and passes (each hashed once)
+    return findings, rejected.map(lambda cells: _masked_cells(cells, key, known))
 
 
-def _masked_cells(rejected: pl.DataFrame, key: bytes) -> pl.DataFrame:
+def _masked_cells(rejected: pl.DataFrame, key: bytes, known: dict[str, str]) -> pl.DataFrame:
+    """One batch of rejected cells with its member_id values masked (only those are hashed)."""
     is_member = (pl.col("column") == "member_id") & pl.col("value").is_not_null()
-    masked_values = mask_ids(rejected.get_column("value"), key)
+    ids = rejected.filter(is_member).get_column("value").unique().to_list()
+    if not ids:
+        return rejected
+    known.update({v: _masked_id(v, key) for v in ids if v not in known})
+    masked_values = pl.col("value").replace_strict({v: known[v] for v in ids}, default=None,
+                                                   return_dtype=pl.String)
     return rejected.with_columns(
         pl.when(is_member).then(masked_values).otherwise(pl.col("value")).alias("value"),
         pl.when(is_member).then(pl.col("problem") + MASKED_VALUE_NOTE).otherwise(pl.col("problem"))

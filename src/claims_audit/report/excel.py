@@ -29,7 +29,7 @@ from ..rules import catalogue
 from .labels import EXIT_MEANINGS, label
 from .safety import (CONTROL_CHARS, EXCEL_CELL_MAX, EXCEL_ROWS_MAX, NON_CHARACTERS, clean_text_columns,
                      formula_like, safe_sheet_title)
-from .sheetxml import PendingRows, splice
+from .sheetxml import PendingRows, size_bound, splice
 from .tablerows import TableRows
 
 DEFAULT_DISPOSITIONS = ("Confirmed", "Corrected", "Not an error", "Provider education", "Deferred")
@@ -127,9 +127,14 @@ def _rows(ws, frame: pl.DataFrame) -> Iterable[list]:
 
 def content_widths(table: pl.DataFrame | TableRows) -> dict[str, int]:
     """Characters the widest value of each column takes (vectorised, one pass per column and batch)."""
-    frame = TableRows.of(table)
+    return _measures(TableRows.of(table))[0]
+
+
+def _measures(frame: TableRows) -> tuple[dict[str, int], int]:
+    """(content_widths, the UTF-8 bytes of all its text) in one pass over the rows: a sheet's columns are
+    sized and its zip entry bounded (sheetxml.size_bound) with its rows read once."""
     if frame.height == 0:
-        return {c: 0 for c in frame.columns}
+        return {c: 0 for c in frame.columns}, 0
     exprs = []
     for name, dtype in frame.schema.items():
         c = pl.col(name)
@@ -143,7 +148,10 @@ def content_widths(table: pl.DataFrame | TableRows) -> dict[str, int]:
         else:
             e = c.cast(pl.String).str.len_chars().max()
         exprs.append(e.fill_null(0).cast(pl.Int64).alias(name))
-    return dict(zip(frame.columns, frame.aggregate(exprs, max)))
+    text = [pl.col(c).str.len_bytes().sum().alias(f"__bytes_{c}") for c, t in frame.schema.items() if t == pl.String]
+    values = frame.aggregate([*exprs, *text], [max] * len(exprs) + [sum] * len(text))
+    widths = dict(zip(frame.columns, (v or 0 for v in values[:len(exprs)])))
+    return widths, int(sum(v or 0 for v in values[len(exprs):]))
 
 
 def column_width(name: str, content: int) -> int:
@@ -154,9 +162,9 @@ def column_width(name: str, content: int) -> int:
     return max(MIN_WIDTH, -(-len(name) * 11 // 10) + FILTER_BUTTON, min(-(-content * 11 // 10) + 1, limit))
 
 
-def _size_columns(ws, frame: TableRows) -> dict[str, int]:
-    """Size every column to its content; returns the widths."""
-    widths = {name: column_width(name, content) for name, content in content_widths(frame).items()}
+def _size_columns(ws, content: dict[str, int]) -> dict[str, int]:
+    """Size every column to its content (content_widths); returns the widths."""
+    widths = {name: column_width(name, chars) for name, chars in content.items()}
     for i, width in enumerate(widths.values(), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     return widths
@@ -202,7 +210,8 @@ def write_table(wb: Workbook, table: SheetTable) -> list[str]:
         ws = wb.create_sheet(title)
         titles.append(title)
         ws.freeze_panes = FREEZE.get(table.title, "A2")
-        widths = _size_columns(ws, part)
+        content, text_bytes = _measures(part)
+        widths = _size_columns(ws, content)
         last_col = get_column_letter(max(1, len(part.columns)))
         ws.auto_filter.ref = f"A1:{last_col}{part.height + 1}"
         for col, allowed in (table.dropdown or {}).items():
@@ -213,7 +222,8 @@ def write_table(wb: Workbook, table: SheetTable) -> list[str]:
                 ws.column_dimensions[get_column_letter(part.columns.index(col) + 1)].number_format = "@"
         ws.append(_header(ws, part.columns, _numeric(part), CENTRE))  # data rows centre numbers and dates
         wrap = {c: widths[c] for c in part.columns if c in WRAP_COLUMNS}
-        _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part, wrap))  # rows spliced in by save()
+        _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part, wrap,  # rows spliced in by save()
+                                        size_bound(text_bytes, part.height, len(part.columns))))
     return titles
 
 
