@@ -163,6 +163,7 @@ def _peak_mib(extract: Path, out: Path, held_bytes: int) -> tuple[float, int]:
     return peak_kib / 1024, code
 
 
+@pytest.mark.slow
 def test_many_rejected_cells_take_no_more_memory_than_their_budget(tmp_path):
     """A moderate damaged extract (1,000,000 rows, about 880,000 rejected cells) read in 2 MiB pieces as
     real processes: with the cells held in memory the run needs far more than with them in files past a
