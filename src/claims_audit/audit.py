@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class AuditRun:
-    """A finished run: its result, the report files written, and what the ledger made of it."""
+    """A finished run: its result, the report files written, and what the ledger made of it. The result's
+    rejected cells are closed once the report holds them (their files removed): `result.rejected` raises
+    then; the counts and findings stay."""
 
     result: pipeline.AuditResult
     paths: ReportPaths

@@ -178,7 +178,6 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     return result
 
 
-
 def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, records: Any, history: Any,
                     summaries: list[InputSummary], run_date: dt.date, reading: _Reading | None = None
                     ) -> tuple[pl.DataFrame, int, Any]:
