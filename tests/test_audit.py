@@ -51,3 +51,52 @@ def test_the_stages_after_reading_are_shown_in_order_with_the_rows_read(tmp_path
     after = [e for e in events if e.stage != "reading"]
     assert [e.stage for e in after] == stages
     assert all(e.rows == 5 for e in after)
+
+
+def test_every_stage_shows_the_rows_the_summaries_count_when_a_file_is_rejected_whole(tmp_path, monkeypatch):
+    """A Parquet input whose checksum fails once it is read is rejected whole (none of its rows counted):
+    the rows shown after reading are those of the summaries, at every stage."""
+    import datetime as dt
+
+    from claims_audit import pipeline, sample
+    from conftest import line, write_csv
+
+    night = tmp_path / "night.parquet"
+    sample.generate(300, seed=2).write_parquet(night)
+    other = write_csv(tmp_path / "a.csv", [line(claim_id=f"C{i}") for i in range(5)])
+    real = pipeline.sha256
+    monkeypatch.setattr(pipeline, "sha256", lambda p: (_ for _ in ()).throw(OSError(5, "I/O error"))
+                        if str(p) == str(night) else real(p))
+    events: list[pipeline.ProgressEvent] = []
+    done = audit.audit([night, other], out=tmp_path / "out", run_date=dt.date(2026, 11, 20), no_ledger=True,
+                       progress=events.append)
+    assert done.result.inputs[0].status == "rejected" and done.result.totals["rows_read"] == 5
+    assert [e.rows for e in events if e.stage != "reading"] == [5, 5]
+
+
+def test_a_failing_close_still_removes_every_scratch_folder(tmp_path, monkeypatch):
+    """The ledger's close fails after the report is written: the rejected cells' files (spilled) and the
+    run's scratch folders are removed all the same."""
+    import datetime as dt
+
+    from claims_audit import ledger, pipeline, rejected, sample
+
+    monkeypatch.setattr(rejected, "DEFAULT_HELD_BYTES", 4_000)
+    monkeypatch.setenv(pipeline.CHUNK_ENV, "20000")
+    path = tmp_path / "damaged.csv"
+    sample.write(sample.generate(2_000, seed=5, bad_fraction=1.0), path)
+    real = ledger.Ledger.close
+
+    def failing(self):
+        real(self)
+        raise RuntimeError("close failed")
+    monkeypatch.setattr(ledger.Ledger, "close", failing)
+    spills = []
+    real_spill = rejected.RejectedCells._spill
+    monkeypatch.setattr(rejected.RejectedCells, "_spill", lambda self: spills.append(1) or real_spill(self))
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="close failed") as failure:  # held: nothing freed by the exception
+        audit.audit([path], out=out, run_date=dt.date(2026, 11, 20))
+    assert failure.value is not None and len(spills) > 3
+    assert (out / "claims-audit-2026-11-20.xlsx").exists()
+    assert not list(out.glob(".claims-audit.*"))

@@ -248,3 +248,15 @@ def test_a_file_whose_checksum_cannot_be_read_is_rejected_whole_with_nothing_kep
     cells = result.rejected
     assert cells.filter(pl.col("source_file") == str(path)).get_column("outcome").to_list() == ["file rejected"]
     result.close()
+
+
+def test_a_history_back_fill_writes_no_rejected_cell(tmp_path, monkeypatch):
+    """The back-fill counts rejected rows and lists none: no cell is ever written, however many."""
+    monkeypatch.setattr(rejected, "DEFAULT_HELD_BYTES", 0)
+    spills = []
+    real = RejectedCells._spill
+    monkeypatch.setattr(RejectedCells, "_spill", lambda self: spills.append(1) or real(self))
+    src = _damaged(tmp_path / "in", lines=1500)
+    summaries, lines = pipeline.read_inputs([src], work_dir=tmp_path / "out")
+    assert summaries[0].rows_rejected > 100 and spills == []
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

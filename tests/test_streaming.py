@@ -305,6 +305,11 @@ def test_progress_is_silent_off_a_terminal_and_with_quiet(tmp_path, monkeypatch)
         shown(pipeline.ProgressEvent("reading", "a.csv", 10, 100, 10, 200, 5))
         shown(pipeline.ProgressEvent("rules", None, 0, 0, 200, 200, 9))
         shown(pipeline.ProgressEvent("rules", None, 0, 0, 200, 200, 9, 2, 15))
+        whole = shown.bar.tasks[0]
+        assert whole.description == "whole run: rules, group 2 of 15" and whole.completed == 200
+        shown(pipeline.ProgressEvent("report", rows=9))  # no byte counts: the bar stays where it was
+        assert whole.description == "whole run: report" and whole.completed == 200 and whole.total == 200
+        assert whole.fields["rows"] == "9 rows"
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     assert cli._Progress().bar is None
     path = write_csv(tmp_path / "a.csv", [line()])

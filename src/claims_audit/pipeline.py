@@ -283,7 +283,15 @@ class _Counts:
 def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str], store: RetainedLines,
                  cells: RejectedCells, options: ReadOptions, reading: _Reading) -> InputSummary:
     """Read, validate and keep one input piece by piece, its rejected cells into `cells`; a file rejected
-    part-way leaves nothing kept and only its own rejection in `cells`."""
+    part-way leaves nothing kept and only its own rejection in `cells`. The progress counts the rows its
+    summary says were read (a file rejected whole: the rows it was found to hold, or none)."""
+    summary = _input_summary(inp, layout, mapping, store, cells, options, reading)
+    reading.done(inp, summary.rows_read)
+    return summary
+
+
+def _input_summary(inp: InputFile, layout: Layout, mapping: dict[str, str], store: RetainedLines,
+                   cells: RejectedCells, options: ReadOptions, reading: _Reading) -> InputSummary:
     summary = InputSummary(path=inp.display)
     if inp.problem:
         return _reject_file(summary, cells, inp.problem, None, 0)
@@ -309,7 +317,6 @@ def _audit_input(inp: InputFile, layout: Layout, mapping: dict[str, str], store:
             cells.rollback(cells_mark)
             rejected = exc
             break
-    reading.done(inp, counts.rows_read if rejected is None else 0)
     try:  # reading a delimited file computes its checksum on the way
         summary.sha256 = counts.sha256 if rejected is None and counts.sha256 else sha256(inp.path)
     except OSError as exc:  # nothing of the file is kept: it is rejected as a whole

@@ -75,6 +75,7 @@ class RejectedCells:
 
     def mark(self) -> int:
         """Where the cells stand now, to forget what is added after it (an input read again)."""
+        self._check_open()
         return self.height
 
     def rollback(self, mark: int) -> None:
@@ -103,7 +104,8 @@ class RejectedCells:
             raise RuntimeError("these rejected cells were only counted")
         stop = self.height if stop is None else min(stop, self.height)
         first = 0
-        for part, rows in self._parts:
+        for part, rows in list(self._parts):
+            self._check_open()  # closed while being read: its files are gone
             low, high = max(start - first, 0), min(stop - first, rows)
             if high > low:
                 frame = _frame(part)
@@ -125,7 +127,7 @@ class RejectedCells:
     def close(self) -> None:
         """Remove the files and forget the cells (reading them after raises: never a part of them)."""
         self._closed = True
-        self._parts, self._held = [], 0
+        self._parts, self._held, self.height = [], 0, 0
         self._scratch.close()
 
     @contextlib.contextmanager

@@ -415,15 +415,16 @@ def _read_one(job: Job, index: int, keep: pl.Expr, inp: InputFile | None = None)
         cells = RejectedCells(Path(scratch))
         summary = pipeline._audit_input(inp, job.layout, job.mapping, kept, cells, options,
                                         pipeline._Reading([inp], None))
-        rejected = list(_numbered_cells(index, cells))  # shipped as read: the folder goes next
+        yield from _numbered_cells(index, cells)  # shipped as read, before the folder goes
+        cell_count = cells.height
         cells.close()
     for piece in kept.pieces:
         cut = piece.with_columns(member_bucket(job.buckets))
         for (bucket,), part in cut.partition_by("member_bucket", as_dict=True, maintain_order=True).items():
             yield from _blobs(int(bucket), index, "lines", part.drop("member_bucket"))
-    counts = {"summary": summary, "kept": sum(p.height for p in kept.pieces), "audited": kept.audited}
+    counts = {"summary": summary, "kept": sum(p.height for p in kept.pieces), "audited": kept.audited,
+              "cells": cell_count}
     yield _batch(SUMMARY_BUCKET, index, "summary", pickle.dumps(counts))
-    yield from rejected
 
 
 CELL_ORDER = "__cell"  # a rejected cell's position among its file's: the driver puts them back in order
@@ -544,9 +545,14 @@ def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, b
     findings = assemble(lines, output, doc)
     summaries = [per_file[i]["summary"] for i in range(len(job.inputs))]
     cells = RejectedCells(work_dir)
-    for i in range(len(job.inputs)):
-        if rejected.get(i):
-            cells.add(_cells_in_order(rejected.pop(i)))
+    with cells.closed_on_error():  # a failed spill leaves no file of cells in --out
+        for i in range(len(job.inputs)):
+            frames = rejected.pop(i, [])
+            if sum(f.height for f in frames) != per_file[i].get("cells", 0):
+                raise ReconciliationError(f"internal error: {job.inputs[i].display} sent "
+                                          f"{sum(f.height for f in frames)} of its {per_file[i].get('cells', 0)} rejected cells")
+            if frames:
+                cells.add(_cells_in_order(frames))
     result = pipeline.AuditResult(
         run_date=run_date, tool_version=__version__, rules_version=rules_version(),
         layout=f"{job.layout.name} v{job.layout.version}", inputs=summaries, findings=findings,

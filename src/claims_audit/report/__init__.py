@@ -79,6 +79,7 @@ def _masked_id(member_id: str, key: bytes) -> str:
 
 
 MASKED_VALUE_NOTE = " (the value shown is the masked member id)"
+MASKS_KEPT = 200_000  # member id masks kept across the Rejected sheet's batches and passes (~30 MiB)
 
 
 def masked(findings: pl.DataFrame, rejected: TableRows, key: bytes) -> tuple[pl.DataFrame, TableRows]:
@@ -97,6 +98,8 @@ def _masked_cells(rejected: pl.DataFrame, key: bytes, known: dict[str, str]) -> 
     ids = rejected.filter(is_member).get_column("value").unique().to_list()
     if not ids:
         return rejected
+    if len(known) > MASKS_KEPT:  # a night of millions of bad member ids: hashing again is cheap
+        known.clear()
     known.update({v: _masked_id(v, key) for v in ids if v not in known})
     masked_values = pl.col("value").replace_strict({v: known[v] for v in ids}, default=None,
                                                    return_dtype=pl.String)
