@@ -283,4 +283,7 @@ def test_rejected_cells_come_back_in_their_files_order_whatever_order_their_blob
     assert len(blobs) > 10
     random.Random(5).shuffle(blobs)
     frames = [spark_engine._frame(blob.column(3)[0].as_py()) for blob in blobs]
-    assert spark_engine._cells_in_order(frames).equals(expected)
+    assert spark_engine._cells_in_order(frames, 120, "a.csv").equals(expected)
+    from claims_audit.errors import ReconciliationError
+    with pytest.raises(ReconciliationError, match=f"{120 - frames[0].height} of the 120 rejected cells of a.csv"):
+        spark_engine._cells_in_order(frames[1:], 120, "a.csv")  # a blob lost on the way

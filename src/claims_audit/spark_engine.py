@@ -440,8 +440,13 @@ def _numbered_cells(index: int, cells: RejectedCells) -> Iterator[Any]:
         position += batch.height
 
 
-def _cells_in_order(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """One file's rejected cells as its executor numbered them, whatever order their blobs came in."""
+def _cells_in_order(frames: list[pl.DataFrame], sent: int, name: str) -> pl.DataFrame:
+    """One file's rejected cells as its executor numbered them, whatever order their blobs came in; all
+    `sent` of them, or ReconciliationError (a lost blob is never a shorter Rejected sheet)."""
+    received = sum(f.height for f in frames)
+    if received != sent:
+        raise ReconciliationError(f"internal error: {received} of the {sent} rejected cells of {name} "
+                                  "reached the driver")
     return pl.concat(frames).sort(CELL_ORDER).drop(CELL_ORDER)
 
 
@@ -548,11 +553,8 @@ def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, b
     with cells.closed_on_error():  # a failed spill leaves no file of cells in --out
         for i in range(len(job.inputs)):
             frames = rejected.pop(i, [])
-            if sum(f.height for f in frames) != per_file[i].get("cells", 0):
-                raise ReconciliationError(f"internal error: {job.inputs[i].display} sent "
-                                          f"{sum(f.height for f in frames)} of its {per_file[i].get('cells', 0)} rejected cells")
-            if frames:
-                cells.add(_cells_in_order(frames))
+            if frames or per_file[i].get("cells", 0):
+                cells.add(_cells_in_order(frames, per_file[i].get("cells", 0), job.inputs[i].display))
     result = pipeline.AuditResult(
         run_date=run_date, tool_version=__version__, rules_version=rules_version(),
         layout=f"{job.layout.name} v{job.layout.version}", inputs=summaries, findings=findings,
