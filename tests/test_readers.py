@@ -479,3 +479,61 @@ def test_rows_split_at_a_lone_cr_as_libreoffice_shows_them(tmp_path):
     assert [shown[row - 1][0] for row in _col(raw, "source_row")] == _col(raw, "claim_id") == ["C1", "C3", "C4"]
     assert [shown[row - 1][0] for row in raw.structural.get_column("source_row")] == ["C2", "femoral vein"]
     assert shown[5][-1] == _col(raw, "op_note")[-1].replace("\r", "\n")  # LibreOffice shows the CR as a break
+
+
+# --- reading ahead -------------------------------------------------------------------------------------
+
+
+def test_the_next_table_is_read_while_the_caller_holds_this_one():
+    import threading
+
+    second_read = threading.Event()
+
+    def tables():
+        yield "first"
+        second_read.set()
+        yield "second"
+
+    ahead = readers.read_ahead(tables())
+    assert next(ahead) == "first"
+    assert second_read.wait(5)  # read without the caller asking for it
+    assert list(ahead) == ["second"]
+
+
+def test_reading_ahead_gives_the_same_tables_and_raises_where_the_caller_asks(tmp_path):
+    path = tmp_path / "a.csv"
+    sample.write(sample.generate(3_000, seed=4, bad_fraction=0.05), path)
+    options = readers.ReadOptions(40_000, scratch=tmp_path)
+    layout = load_layout(None)
+    plain = list(readers.read_chunks(InputFile(path, "a.csv"), layout, None, options))
+    ahead = list(readers.read_ahead(readers.read_chunks(InputFile(path, "a.csv"), layout, None, options)))
+    assert len(plain) > 5 and len(ahead) == len(plain)
+    for a, b in zip(plain, ahead):
+        assert a.frame.equals(b.frame) and a.rows_read == b.rows_read and a.sha256 == b.sha256
+
+    def failing():
+        yield 1
+        yield 2
+        raise FileRejected("broken after two tables")
+
+    got = []
+    with pytest.raises(FileRejected, match="broken after two"):
+        for table in readers.read_ahead(failing()):
+            got.append(table)
+    assert got == [1, 2]
+
+
+def test_stopping_early_closes_what_is_read_ahead():
+    closed = []
+
+    def tables():
+        try:
+            for n in range(10):
+                yield n
+        finally:
+            closed.append(True)
+
+    ahead = readers.read_ahead(tables())
+    assert next(ahead) == 0
+    ahead.close()
+    assert closed == [True]
