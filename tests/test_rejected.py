@@ -56,8 +56,8 @@ def test_a_range_of_cells_reads_only_the_files_it_spans(tmp_path, monkeypatch):
     for i in range(12):
         cells.add(_cells(10 * i, 10))
     read = []
-    real = rejected._frame
-    monkeypatch.setattr(rejected, "_frame", lambda part: read.append(part) or real(part))
+    real = rejected.read_part
+    monkeypatch.setattr(rejected, "read_part", lambda part: read.append(part) or real(part))
     whole = pl.concat(list(cells.batches()))
     files = len(read)
     assert files == cells.files > 3
@@ -210,8 +210,8 @@ def test_hostile_cells_spilled_over_many_files_give_the_sheets_of_one_frame(tmp_
         spilled.add(frame.slice(start, 173))
     assert spilled.files > 10
     read = []
-    real = rejected._frame
-    monkeypatch.setattr(rejected, "_frame", lambda part: read.append(part) or real(part))
+    real = rejected.read_part
+    monkeypatch.setattr(rejected, "read_part", lambda part: read.append(part) or real(part))
     sheets = {}
     for name, cells in (("one", RejectedCells.of(frame)), ("spilled", spilled)):
         result.rejected_cells = cells

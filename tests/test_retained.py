@@ -208,8 +208,8 @@ def test_the_groups_are_sized_by_the_wanted_lines_not_by_the_kept_ones(tmp_path,
         return chosen[-1][1]
 
     written = []
-    write = retained._write
-    monkeypatch.setattr(retained, "_write", lambda frame, path: (written.append(path.name), write(frame, path)))
+    write = retained.write_part
+    monkeypatch.setattr(retained, "write_part", lambda frame, path: (written.append(path.name), write(frame, path)))
     monkeypatch.setattr(retained, "group_count", counted)
     monkeypatch.setattr(retained, "MIN_GROUP_BYTES", 64 << 10)  # a group as small as the tiny budget
     one = pipeline.run(files, RUN, buckets=1)

@@ -19,14 +19,12 @@ from pathlib import Path
 import polars as pl
 
 from .commit import LazyScratch
-from .retained import held_bytes
+from .retained import PART_SUFFIX, Part, held_bytes, read_part, spill_held
 from .validation import REJECTED_CELL_SCHEMA
 
 # the validator's rejected cells, with the file they came from
 REJECTED_SCHEMA = pl.Schema({"source_file": pl.String, **REJECTED_CELL_SCHEMA})
 DEFAULT_HELD_BYTES = 64 << 20  # rejected cells held in memory before they go to files (~400,000 cells)
-
-Part = pl.DataFrame | Path
 
 
 class RejectedCells:
@@ -42,7 +40,8 @@ class RejectedCells:
         self._scratch = LazyScratch(work_dir)  # type: ignore[arg-type]  # None: the system's folder
         self._budget = DEFAULT_HELD_BYTES if held_bytes is None else held_bytes
         self._keep = keep
-        self._parts: list[tuple[Part, int]] = []  # each part and its rows
+        self._parts: list[Part] = []  # in order: files first, then the frames held
+        self._rows: list[int] = []  # each part's cells
         self._held = 0
         self._written = 0
         self._closed = False
@@ -63,11 +62,12 @@ class RejectedCells:
         if not frame.height:
             return
         self.height += frame.height
-        if not self._keep:
-            self._parts.append((pl.DataFrame(schema=REJECTED_SCHEMA), frame.height))
+        self._rows.append(frame.height)
+        if not self._keep:  # counted only: an empty frame stands for them
+            self._parts.append(pl.DataFrame(schema=REJECTED_SCHEMA))
             return
         frame = frame.select(list(REJECTED_SCHEMA)).cast(dict(REJECTED_SCHEMA))
-        self._parts.append((frame, frame.height))
+        self._parts.append(frame)
         self._held += held_bytes(frame)
         self.peak_held = max(self.peak_held, self._held)
         if self._held > self._budget:
@@ -81,20 +81,23 @@ class RejectedCells:
     def rollback(self, mark: int) -> None:
         """Forget every cell added since `mark` (an input read again from its start, or rejected)."""
         self._check_open()
-        kept: list[tuple[Part, int]] = []
+        parts: list[Part] = []
+        counts: list[int] = []
         start = 0
-        for part, rows in self._parts:
+        for part, rows in zip(self._parts, self._rows):
             if start + rows <= mark:
-                kept.append((part, rows))
-            elif start < mark:  # the part spans the mark: what precedes it stays, in memory
-                kept.append((_frame(part).head(mark - start), mark - start))
-                _remove(part)
+                parts.append(part)
+                counts.append(rows)
             else:
-                _remove(part)
+                if start < mark:  # the part spans the mark: what precedes it stays, in memory
+                    parts.append(read_part(part).head(mark - start))
+                    counts.append(mark - start)
+                if isinstance(part, Path):
+                    part.unlink(missing_ok=True)
             start += rows
-        self._parts = kept
+        self._parts, self._rows = parts, counts
         self.height = min(self.height, mark)
-        self._held = sum(held_bytes(p) for p, _ in kept if isinstance(p, pl.DataFrame))
+        self._held = sum(held_bytes(p) for p in parts if isinstance(p, pl.DataFrame))
 
     def batches(self, start: int = 0, stop: int | None = None) -> Iterator[pl.DataFrame]:
         """The cells `start` to `stop` (default: all) in order, one part at a time: a file is read only
@@ -104,11 +107,11 @@ class RejectedCells:
             raise RuntimeError("these rejected cells were only counted")
         stop = self.height if stop is None else min(stop, self.height)
         first = 0
-        for part, rows in list(self._parts):
+        for part, rows in list(zip(self._parts, self._rows)):
             self._check_open()  # closed while being read: its files are gone
             low, high = max(start - first, 0), min(stop - first, rows)
             if high > low:
-                frame = _frame(part)
+                frame = read_part(part)
                 yield frame if (low, high) == (0, rows) else frame.slice(low, high - low)
             first += rows
             if first >= stop:
@@ -127,7 +130,7 @@ class RejectedCells:
     def close(self) -> None:
         """Remove the files and forget the cells (reading them after raises: never a part of them)."""
         self._closed = True
-        self._parts, self._held, self.height = [], 0, 0
+        self._parts, self._rows, self._held, self.height = [], [], 0, 0
         self._scratch.close()
 
     @contextlib.contextmanager
@@ -145,19 +148,9 @@ class RejectedCells:
 
     def _spill(self) -> None:
         """The cells held in memory into one file, in order."""
-        held = [(i, p) for i, (p, _) in enumerate(self._parts) if isinstance(p, pl.DataFrame)]
-        spilled = pl.concat([p for _, p in held])
-        path = self._scratch() / f"rejected-{self._written:06d}.arrow"
-        spilled.write_ipc(path, compression="lz4")
-        self._parts[held[0][0]:] = [(path, spilled.height)]
+        spilled = spill_held(self._parts, self._scratch() / f"rejected-{self._written:06d}{PART_SUFFIX}")
+        assert spilled is not None  # called past the budget: something is held
+        del self._rows[len(self._parts) - 1:]
+        self._rows.append(spilled.height)
         self._written += 1
         self._held = 0
-
-
-def _frame(part: Part) -> pl.DataFrame:
-    return pl.read_ipc(part) if isinstance(part, Path) else part
-
-
-def _remove(part: Part) -> None:
-    if isinstance(part, Path):
-        part.unlink(missing_ok=True)

@@ -76,8 +76,27 @@ def group_count(wanted_bytes: int, group_bytes: int) -> int:
     return max(1, min(MAX_GROUPS, math.ceil(wanted_bytes / max(group_bytes, MIN_GROUP_BYTES))))
 
 
-def _write(frame: pl.DataFrame, path: Path) -> None:
+def write_part(frame: pl.DataFrame, path: Path) -> None:
+    """A part of a run's spilled rows (kept lines, rejected cells) written in the format above."""
     frame.write_ipc(path, compression="lz4")
+
+
+def read_part(part: Part) -> pl.DataFrame:
+    """A part's rows: the frame held, or its file read back."""
+    return pl.read_ipc(part) if isinstance(part, Path) else part
+
+
+def spill_held(parts: list[Part], path: Path) -> pl.DataFrame | None:
+    """The frames held at the end of `parts` (files come first: every spill turns the frames held into
+    one) written to `path` as one file, which takes their place in `parts`; returns the rows written, or
+    None when nothing was held (no file then)."""
+    held = [p for p in parts if isinstance(p, pl.DataFrame)]
+    if not held:
+        return None
+    spilled = pl.concat(held, how="diagonal_relaxed")
+    write_part(spilled, path)
+    parts[len(parts) - len(held):] = [path]
+    return spilled
 
 
 def _scan(part: Part) -> pl.LazyFrame:
@@ -145,7 +164,7 @@ class RetainedLines:
                 earlier = pl.read_ipc(part).filter(pl.col("line_key") < mark.line_keys)
                 part.unlink(missing_ok=True)
                 if earlier.height:
-                    _write(earlier, part)
+                    write_part(earlier, part)
                     self._last_key[part] = mark.line_keys - 1
                     kept.append(part)
             elif isinstance(part, pl.DataFrame):
@@ -185,12 +204,10 @@ class RetainedLines:
 
     def _spill(self) -> None:
         """The lines held in memory into one file, in line order."""
-        held = [p for p in self._parts if isinstance(p, pl.DataFrame)]
         path = self._folder / f"lines-{self.spilled:06d}{PART_SUFFIX}"
-        spilled = pl.concat(held, how="diagonal_relaxed")
-        _write(spilled, path)
+        spilled = spill_held(self._parts, path)
+        assert spilled is not None  # called past the budget: something is held
         self._last_key[path] = spilled.get_column("line_key").max()
-        self._parts[len(self._parts) - len(held):] = [path]
         self.spilled += 1
         self._held = 0
 
@@ -289,11 +306,7 @@ class _Groups:
 
     def _spill(self) -> None:
         for number, parts in enumerate(self._parts):
-            held = [p for p in parts if isinstance(p, pl.DataFrame)]
-            if held:
-                path = self._folder / f"group-{number:03d}-{self._spills:06d}{PART_SUFFIX}"
-                _write(pl.concat(held, how="diagonal_relaxed"), path)
-                parts[len(parts) - len(held):] = [path]
+            spill_held(parts, self._folder / f"group-{number:03d}-{self._spills:06d}{PART_SUFFIX}")
         self._spills += 1
         self._held = 0
 

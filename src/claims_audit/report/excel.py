@@ -125,14 +125,10 @@ def _rows(ws, frame: pl.DataFrame) -> Iterable[list]:
             yield list(row)
 
 
-def content_widths(table: pl.DataFrame | TableRows) -> dict[str, int]:
-    """Characters the widest value of each column takes (vectorised, one pass per column and batch)."""
-    return _measures(TableRows.of(table))[0]
-
-
 def _measures(frame: TableRows) -> tuple[dict[str, int], int]:
-    """(content_widths, the UTF-8 bytes of all its text) in one pass over the rows: a sheet's columns are
-    sized and its zip entry bounded (sheetxml.size_bound) with its rows read once."""
+    """(characters the widest value of each column takes, the UTF-8 bytes of all its text), vectorised, in
+    one pass over the rows: a sheet's columns are sized and its zip entry bounded (sheetxml.size_bound)
+    with its rows read once."""
     if frame.height == 0:
         return {c: 0 for c in frame.columns}, 0
     exprs = []
@@ -163,7 +159,7 @@ def column_width(name: str, content: int) -> int:
 
 
 def _size_columns(ws, content: dict[str, int]) -> dict[str, int]:
-    """Size every column to its content (content_widths); returns the widths."""
+    """Size every column to its content (the widths of :func:`_measures`); returns the widths."""
     widths = {name: column_width(name, chars) for name, chars in content.items()}
     for i, width in enumerate(widths.values(), start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
@@ -222,8 +218,8 @@ def write_table(wb: Workbook, table: SheetTable) -> list[str]:
                 ws.column_dimensions[get_column_letter(part.columns.index(col) + 1)].number_format = "@"
         ws.append(_header(ws, part.columns, _numeric(part), CENTRE))  # data rows centre numbers and dates
         wrap = {c: widths[c] for c in part.columns if c in WRAP_COLUMNS}
-        _pending(wb).append(PendingRows(len(wb.worksheets) - 1, part, wrap,  # rows spliced in by save()
-                                        size_bound(text_bytes, part.height, len(part.columns))))
+        _pending(wb).append(PendingRows(  # rows spliced in by save()
+            len(wb.worksheets) - 1, part, size_bound(text_bytes, part.height, len(part.columns)), wrap))
     return titles
 
 

@@ -47,8 +47,8 @@ class PendingRows:
 
     position: int
     frame: TableRows
+    size: int  # size_bound of the rows, measured by the writer with the column widths
     wrap: Mapping[str, float] = field(default_factory=dict)  # text columns whose cells wrap -> their width
-    size: int | None = None  # size_bound of the rows, when the writer measured it (else measured here)
 
 
 @dataclass(frozen=True)
@@ -233,15 +233,9 @@ def _row_pieces(frame: pl.DataFrame | TableRows, styles: CellStyles | int, first
             yield piece
 
 
-def _size_bound(frame: TableRows) -> int:
-    """More bytes than the frame's rows can take as XML (decides only whether the zip entry needs zip64)."""
-    text = [pl.col(c).str.len_bytes().sum() for c, t in frame.schema.items() if t == pl.String]
-    total = sum(v or 0 for v in frame.aggregate(text, sum)) if text else 0
-    return size_bound(int(total), frame.height, len(frame.columns))
-
-
 def size_bound(text_bytes: int, rows: int, columns: int) -> int:
-    """More bytes than `rows` rows of `columns` cells holding `text_bytes` of text can take as XML."""
+    """More bytes than `rows` rows of `columns` cells holding `text_bytes` of text can take as XML (decides
+    only whether the zip entry needs zip64)."""
     return 5 * text_bytes + rows * (64 + columns * 96)
 
 
@@ -264,11 +258,10 @@ def splice(path: Path, pending: list[PendingRows]) -> None:
                         data = styles
                     elif item.filename in by_part and by_part[item.filename].frame.height:
                         frame, wrap = by_part[item.filename].frame, by_part[item.filename].wrap
-                        bound = by_part[item.filename].size
                         head, tail = _split_at_rows(data)
                         item.compress_type, item._compresslevel = zipfile.ZIP_DEFLATED, 1
                         # the real size is set on close
-                        item.file_size = len(head) + (_size_bound(frame) if bound is None else bound) + len(tail)
+                        item.file_size = len(head) + by_part[item.filename].size + len(tail)
                         with out.open(item, "w") as dest:  # streamed: the sheet is never joined in memory
                             fast_deflate(dest)
                             dest.write(head)
