@@ -44,6 +44,8 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 STAGE_CODE = """\
 import os, sys
+from claims_audit.process import apply_runtime_settings
+apply_runtime_settings()  # as the console entry point does, before polars loads
 from claims_audit import readers, schema, validation
 layout = schema.load_layout()
 for raw in readers.read_chunks(readers.discover([{path!r}])[0], layout, None, readers.ReadOptions()):

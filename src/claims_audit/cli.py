@@ -20,6 +20,7 @@ from . import __version__
 from .cli_options import LayoutOption, MappingOption, QuietOption, SchemaOption, echo_rejections, layout_file
 from .errors import ClaimsAuditError, UsageError, outcome_of
 from .history_cli import history_app
+from .process import apply_runtime_settings
 from .review_cli import review_app
 
 if TYPE_CHECKING:
@@ -364,8 +365,10 @@ def main() -> None:
 
     The process then ends at once: every file is written and closed by then, and a nightly run holds a
     few GB of frames that the interpreter would otherwise free one by one (a fifth of a second on a
-    2,000,000-line extract) before the operating system reclaims them anyway.
+    2,000,000-line extract) before the operating system reclaims them anyway. Before anything is
+    imported, the process's allocator settings are made (:mod:`claims_audit.process`).
     """
+    apply_runtime_settings()
     try:
         _main()
     except SystemExit as exc:
