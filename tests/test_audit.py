@@ -100,3 +100,47 @@ def test_a_failing_close_still_removes_every_scratch_folder(tmp_path, monkeypatc
     assert failure.value is not None and len(spills) > 3
     assert (out / "claims-audit-2026-11-20.xlsx").exists()
     assert not list(out.glob(".claims-audit.*"))
+
+
+def test_memory_limit_scales_every_budget():
+    """--memory-limit sets the piece size, the kept lines' budget and the rejected cells' budget (a
+    tenth of the kept lines', as by default); without it, the rejected cells keep their default."""
+    from claims_audit import pipeline, retained
+
+    assert pipeline.memory_settings(None) == (pipeline.DEFAULT_CHUNK_BYTES, retained.DEFAULT_BUDGET_BYTES, None)
+    chunk, kept, cells = pipeline.memory_settings(1200 << 20)
+    assert (chunk, kept, cells) == (30 << 20, 200 << 20, 20 << 20)
+    assert pipeline.memory_settings(64 << 20)[2] == 4 << 20  # never below 4 MiB
+
+
+def test_memory_limit_spills_the_rejected_cells_sooner(tmp_path, monkeypatch):
+    """A damaged night of about 5 MB of rejected cells: held whole by default (64 MiB), in files under
+    --memory-limit 64M (4 MiB); the same Rejected rows either way."""
+    import datetime as dt
+
+    from claims_audit import rejected, sample
+
+    path = tmp_path / "damaged.csv"
+    sample.write(sample.generate(30_000, seed=5, bad_fraction=1.0), path)
+    spills: list[int] = []
+    real_spill = rejected.RejectedCells._spill
+    monkeypatch.setattr(rejected.RejectedCells, "_spill", lambda self: spills.append(1) or real_spill(self))
+    frames = []
+    for limit in (None, 64 << 20):
+        spills.clear()
+        done = audit.audit([path], out=tmp_path / f"out-{limit}", run_date=dt.date(2026, 11, 20), no_ledger=True,
+                           memory_limit=limit)
+        assert done.result.rejected_cells.peak_held > 4 << 20
+        assert len(spills) == (0 if limit is None else 1), (limit, spills)
+        frames.append(_sheet_rows(done.paths.xlsx, "Rejected"))
+    assert frames[0] == frames[1] and len(frames[0]) > 25_000
+
+
+def _sheet_rows(xlsx, title: str) -> list[tuple]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(xlsx, read_only=True)
+    try:
+        return [row for name in book.sheetnames if name.startswith(title) for row in book[name].iter_rows(values_only=True)]
+    finally:
+        book.close()

@@ -170,9 +170,9 @@ def _engine(engine: str, master: str | None, *, history: Path | None, records: P
     raise UsageError(f"--engine must be local or spark, got '{engine}'")
 
 
-def _memory(memory_limit: int | None) -> dict[str, int]:
-    chunk, budget = pipeline.memory_settings(memory_limit)
-    return {"chunk_bytes": chunk, "retain_bytes": budget}
+def _memory(memory_limit: int | None) -> dict[str, int | None]:
+    chunk, budget, cells = pipeline.memory_settings(memory_limit)
+    return {"chunk_bytes": chunk, "retain_bytes": budget, "rejected_bytes": cells}
 
 
 def _check_out(out: Path) -> None:

@@ -103,16 +103,19 @@ class AuditResult:
 CHUNK_ENV = "CLAIMS_AUDIT_CHUNK_BYTES"  # the piece size in bytes, overriding the default (tuning, tests)
 
 
-def memory_settings(memory_limit: int | None = None) -> tuple[int, int]:
-    """(piece size, bytes of kept lines held in memory) for a memory limit in bytes (None: the defaults,
-    which keep a sample extract of 50M lines under 3 GB). A piece costs about 12 times its size while
-    it is parsed and validated, and the next one, parsed meanwhile (readers.read_ahead), about 3 times;
-    the kept lines about as much as their budget. ``CLAIMS_AUDIT_CHUNK_BYTES``
-    sets the piece size itself."""
-    chunk, budget = DEFAULT_CHUNK_BYTES, DEFAULT_BUDGET_BYTES
+def memory_settings(memory_limit: int | None = None) -> tuple[int, int, int | None]:
+    """(piece size, bytes of kept lines held in memory, bytes of rejected cells held in memory or None
+    for rejected.DEFAULT_HELD_BYTES) for a memory limit in bytes (None: the defaults, which keep a sample
+    extract of 50M lines under 3 GB). A
+    piece costs about 12 times its size while it is parsed and validated, and the next one, parsed
+    meanwhile (readers.read_ahead), about 3 times; the kept lines about as much as their budget; the
+    rejected cells a tenth of the kept lines' budget, as by default (64 MiB of 640).
+    ``CLAIMS_AUDIT_CHUNK_BYTES`` sets the piece size itself."""
+    chunk, budget, cells = DEFAULT_CHUNK_BYTES, DEFAULT_BUDGET_BYTES, None
     if memory_limit is not None:
         chunk = min(max(memory_limit // 40, 1 << 20), 256 << 20)
         budget = max(memory_limit // 6, 16 << 20)
+        cells = max(budget // 10, 4 << 20)
     env = os.environ.get(CHUNK_ENV, "").strip()
     if env:
         try:
@@ -121,7 +124,7 @@ def memory_settings(memory_limit: int | None = None) -> tuple[int, int]:
             raise UsageError(f"{CHUNK_ENV} must be a number of bytes, got '{env}'") from None
         if chunk < 1:
             raise UsageError(f"{CHUNK_ENV} must be at least 1")
-    return chunk, budget
+    return chunk, budget, cells
 
 
 @dataclass(frozen=True)
@@ -143,12 +146,13 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         mapping_path: str | Path | None = None, rule_config: RuleConfig = DEFAULT,
         progress: Progress | None = None, records: str | Path | None = None,
         chunk_bytes: int | None = DEFAULT_CHUNK_BYTES, work_dir: str | Path | None = None,
-        retain_bytes: int = DEFAULT_BUDGET_BYTES, history: Any = None, buckets: int | None = None
-        ) -> AuditResult:
+        retain_bytes: int = DEFAULT_BUDGET_BYTES, history: Any = None, buckets: int | None = None,
+        rejected_bytes: int | None = None) -> AuditResult:
     """Audit every input; raise only for usage/configuration problems or a failed reconciliation.
 
     Each input is read and validated in pieces of about `chunk_bytes` (None: whole), and only the lines
-    the rules need are kept (:mod:`claims_audit.retained`); temporary files go to a scratch folder in
+    the rules need are kept (:mod:`claims_audit.retained`), up to `retain_bytes` of them in memory, and
+    the rejected cells up to `rejected_bytes` (None: rejected.DEFAULT_HELD_BYTES); temporary files go to a scratch folder in
     `work_dir` (the output folder; default: the system's temporary folder), removed when the run ends.
     ``records``: a folder of medical records read as the operative notes of the lines they name
     (claims_audit.records). ``history``: the claims history (:class:`claims_audit.history.History`)
@@ -161,7 +165,7 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
                  record_claims=_claims_named(records) if records is not None else None,
                  every_member=False,
                  more_members=_with_audited_history(history, run_date) if history is not None else None,
-                 buckets=buckets)
+                 buckets=buckets, rejected_bytes=rejected_bytes)
     layout, found, summaries, rejected, store, reading, scratch = read
     with scratch, rejected.closed_on_error():
         if records is not None:
@@ -363,7 +367,7 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
           rule_config: RuleConfig, progress: Progress | None, chunk_bytes: int | None,
           work_dir: str | Path | None, retain_bytes: int, *, record_claims: set[str] | None,
           every_member: bool, more_members: Any = None, buckets: int | None = None,
-          keep_rejected: bool = True) -> tuple:
+          keep_rejected: bool = True, rejected_bytes: int | None = None) -> tuple:
     """Every input read in pieces and validated, keeping what the rules need: (layout, what was found,
     each input's summary, the rejected cells, the store of retained lines, the progress reporter, and
     the context that removes the store's scratch folder: read the store inside it)."""
@@ -380,7 +384,8 @@ def _read(paths: list[str | Path], schema_path: str | Path | None, mapping_path:
                               every_member=every_member, more_members=more_members, buckets=buckets)
         options = ReadOptions(chunk_bytes, scratch=scratch)
         # the report reads them after the run: their files are not in the run's scratch folder
-        rejected = RejectedCells(Path(work_dir) if work_dir is not None else None, keep=keep_rejected)
+        rejected = RejectedCells(Path(work_dir) if work_dir is not None else None, held_bytes=rejected_bytes,
+                                 keep=keep_rejected)
         with rejected.closed_on_error():
             summaries = [_audit_input(inp, layout, mapping, store, rejected, options, reading) for inp in inputs]
         return layout, found, summaries, rejected, store, reading, cleanup.pop_all()

@@ -267,10 +267,11 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
         mapping_path: str | Path | None = None, rule_config: RuleConfig = DEFAULT,
         progress: pipeline.Progress | None = None, chunk_bytes: int | None = DEFAULT_CHUNK_BYTES,
         master: str | None = None, buckets: int | None = None, records: Any = None, history: Any = None,
-        work_dir: Any = None, retain_bytes: Any = None) -> pipeline.AuditResult:
+        work_dir: Any = None, retain_bytes: Any = None, rejected_bytes: int | None = None
+        ) -> pipeline.AuditResult:
     """Audit every input on Spark; the result is that of :func:`claims_audit.pipeline.run` on the same
     inputs. Takes pipeline.run's arguments; `retain_bytes` concerns one machine's memory and does not apply,
-    `work_dir` (the output folder) takes the driver's rejected cells past their budget. Configuration is checked before Spark starts."""
+    `work_dir` (the output folder) takes the driver's rejected cells past `rejected_bytes` held. Configuration is checked before Spark starts."""
     check_options(records=records, history=history)
     layout = load_layout(schema_path)
     mapping = load_mapping(mapping_path)
@@ -295,7 +296,8 @@ def run(paths: list[str | Path], run_date: dt.date | None = None, *, schema_path
     finally:
         if created:
             spark.stop()
-    return _result(job, found, blobs, run_date or dt.date.today(), Path(work_dir) if work_dir is not None else None)
+    return _result(job, found, blobs, run_date or dt.date.today(), Path(work_dir) if work_dir is not None else None,
+                   rejected_bytes)
 
 
 def _bucket_count(inputs: tuple[InputFile, ...], sizes: dict[str, int], parallelism: int) -> int:
@@ -517,9 +519,9 @@ def _retained(lines: pl.DataFrame, config: RuleConfig) -> pl.DataFrame:
 # --- on the driver ----------------------------------------------------------------------------------------
 
 def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, bytes]], run_date: dt.date,
-            work_dir: Path | None = None) -> pipeline.AuditResult:
-    """The blobs of the job as the AuditResult of a local run (its rejected cells past their budget in a
-    scratch folder of `work_dir`, the output folder)."""
+            work_dir: Path | None = None, rejected_bytes: int | None = None) -> pipeline.AuditResult:
+    """The blobs of the job as the AuditResult of a local run (its rejected cells past `rejected_bytes`
+    held, in a scratch folder of `work_dir`, the output folder)."""
     per_file: dict[int, dict[str, Any]] = {}
     rejected: dict[int, list[pl.DataFrame]] = {}
     parts: dict[str, list[pl.DataFrame]] = {"output": [], "doc": [], "lines": []}
@@ -549,7 +551,7 @@ def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, b
         lines = pipeline._no_lines(job.layout)
     findings = assemble(lines, output, doc)
     summaries = [per_file[i]["summary"] for i in range(len(job.inputs))]
-    cells = RejectedCells(work_dir)
+    cells = RejectedCells(work_dir, held_bytes=rejected_bytes)
     with cells.closed_on_error():  # a failed spill leaves no file of cells in --out
         for i in range(len(job.inputs)):
             frames = rejected.pop(i, [])
