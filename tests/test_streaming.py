@@ -142,6 +142,34 @@ def test_pieces_end_at_record_boundaries_only():
         assert all(p.endswith(b"\n") and p.count(b'"') % 2 == 0 for p in pieces)
 
 
+def test_pieces_know_which_is_the_last(tmp_path):
+    """Only the last piece says so, for a file (its size) and any other stream (a byte read ahead),
+    including a file that ends without a line end and one whose last block is a whole piece."""
+    for data in (b'h1,h2\n1,"a\nb"\n2,x\n"3\n",y\n', b"h1,h2\n1,x\n2,y", b"h\n1\n2\n3\n"):
+        path = tmp_path / "f.csv"
+        path.write_bytes(data)
+        for size in range(1, len(data) + 2):
+            with path.open("rb") as fh:
+                from_file = list(textchunks.pieces_with_end(fh, size, repeat_header=True))
+            from_stream = list(textchunks.pieces_with_end(io.BytesIO(data), size, repeat_header=True))
+            assert from_file == from_stream, size
+            assert [last for _, last in from_file] == [False] * (len(from_file) - 1) + [True], size
+            assert [p for p, _ in from_file] == list(textchunks.record_pieces(io.BytesIO(data), size, True))
+
+
+def test_the_first_piece_is_parsed_before_the_next_is_cut(tmp_path, monkeypatch):
+    """The run's first rows come after one cut, not two (the second is cut while the first is checked)."""
+    path = write_csv(tmp_path / "a.csv", [line(claim_id=f"C{i}", line_number="1") for i in range(400)])
+    cuts: list[int] = []
+    real = textchunks.last_boundary
+    monkeypatch.setattr(textchunks, "last_boundary", lambda data, opened=False: cuts.append(1) or real(data, opened))
+    tables = read_chunks(discover([path])[0], load_layout(), None, ReadOptions(2_000, scratch=tmp_path))
+    next(tables)
+    assert len(cuts) == 1
+    rest = list(tables)
+    assert len(rest) > 3 and rest[-1].sha256 is not None and all(t.sha256 is None for t in rest[:-1])
+
+
 @pytest.mark.parametrize("data", [b'"h\n1",h2\n1,"a\nb"\n2,x\n"3\n",y\n', b'h1,h2\r1,x\n2,"y\n"\n\n3,z'])
 def test_later_pieces_start_with_the_header_record(data):
     """With repeat_header every piece after the first starts with the header record (a CR alone ending

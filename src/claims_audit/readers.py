@@ -538,14 +538,18 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
         if hasher is not None and start:
             hasher.update(fh.read(start))
         fh.seek(start)
-        pieces = textchunks.record_pieces(fh, options.chunk_bytes, repeat_header=True)
-        try:
-            piece, following = next(pieces, None), next(pieces, None)
-        except textchunks.NoBoundary:
-            raise ReadAgain(again) from None
+        pieces = textchunks.pieces_with_end(fh, options.chunk_bytes, repeat_header=True)
         header_length, offset, first = 0, 0, True
         size, consumed = max(view.stat().st_size - start, 1), 0
-        while piece is not None:
+        while True:
+            try:
+                piece, last = next(pieces, (None, True))
+            except textchunks.NoBoundary:
+                raise ReadAgain(again) from None
+            if piece is None:
+                if first or hasher is None:
+                    return
+                raise ReadAgain(again)  # the file ended after a piece not known as its last: read it whole
             if first:  # every later piece starts with a copy of the header record
                 header_length = len(textchunks.header_record(piece))
             own = memoryview(piece)[0 if first else header_length:]  # the file's bytes in this piece
@@ -558,21 +562,20 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
                 parsed = _parse_piece(source, header, delimiter, options.legacy or encoding, pool)
             except _NotUtf8:
                 raise ReadAgain(replace(options, legacy=textchunks.legacy_encoding(view, start))) from None
-            if parsed.exact and not (first and following is None):
+            if parsed.exact and not (first and last):
                 raise ReadAgain(again)
             parsed = _shifted(parsed, offset)
             offset += parsed.records
             consumed += len(own)
             parsed.read_fraction = min(consumed / size, 1.0)
             del source
-            if following is None and hasher is not None:
+            if last and hasher is not None:
                 parsed.sha256 = pool.submit(hasher.hexdigest).result()
             yield parsed
-            piece, first = following, False
-            try:
-                following = next(pieces, None) if piece is not None else None
-            except textchunks.NoBoundary:
-                raise ReadAgain(again) from None
+            if last:
+                return
+            del piece, own
+            first = False
 
 
 def _read_delimited(path: Path, suffix: str) -> _Parsed:

@@ -17,6 +17,8 @@ folder by an incremental decoder (UTF-16, UTF-32, classic Mac CR line ends), the
 from __future__ import annotations
 
 import codecs
+import io
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,15 +105,24 @@ def record_pieces(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = F
     the end of the file). ``chunk_bytes=None``: the whole rest as one piece. With `repeat_header`, every
     piece after the first starts with the first one's :func:`header_record`, joined in the one copy
     that makes the piece (a piece is copied once from what was read). Raises NoBoundary."""
+    for piece, _ in pieces_with_end(fh, chunk_bytes, repeat_header):
+        yield piece
+
+
+def pieces_with_end(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = False
+                    ) -> Iterator[tuple[bytes, bool]]:
+    """:func:`record_pieces` as (piece, whether it is the last one). The reader needs to know a piece is
+    the last before it hands the piece on (its checksum is complete then); known from where the file
+    stands, rather than by cutting the next piece first, the first piece is parsed one cut sooner."""
     if chunk_bytes is None:
-        yield fh.read()
+        yield fh.read(), True
         return
     carry, head, first = b"", b"", True
     while True:
         block = fh.read(chunk_bytes)
         if not block:
             if carry:
-                yield head + carry
+                yield head + carry, True
             return
         cut = last_boundary(block, opened=carry.count(b'"') % 2 == 1)  # the carry holds no boundary
         if cut is None:
@@ -126,7 +137,18 @@ def record_pieces(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = F
         if first and repeat_header:
             head = header_record(piece)
         first = False
-        yield piece
+        yield piece, not carry and _at_end(fh)
+
+
+def _at_end(fh: BinaryIO) -> bool:
+    """Nothing is left to read in `fh` (a file: its size; any other stream: one byte read and put back)."""
+    try:
+        return fh.tell() >= os.fstat(fh.fileno()).st_size
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        if fh.read(1):
+            fh.seek(-1, os.SEEK_CUR)
+            return False
+        return True
 
 
 # --- a UTF-8 view of a file --------------------------------------------------------------------------
