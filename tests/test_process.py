@@ -28,20 +28,30 @@ SHOW = """\
 import os
 from claims_audit import process
 applied = process.apply_runtime_settings()
-print(applied, *(os.environ.get(name) for name in process.RUNTIME_SETTINGS), sep="|")
+print(applied, os.environ.get(process.ALLOCATOR), os.environ.get(process.BLAS_THREADS), sep="|")
 """
 
 
 def test_settings_are_made_in_a_fresh_process() -> None:
     proc = _python(SHOW, _RJEM_MALLOC_CONF=None, OPENBLAS_NUM_THREADS=None)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().split("|") == ["True", *process.RUNTIME_SETTINGS.values()]
+    assert proc.stdout.strip().split("|") == ["True", process.ALLOCATOR_SETTINGS, "1"]
 
 
-def test_a_users_own_setting_wins() -> None:
-    proc = _python(SHOW, _RJEM_MALLOC_CONF="dirty_decay_ms:0", OPENBLAS_NUM_THREADS=None)
+def test_a_users_own_settings_come_after_ours() -> None:
+    """jemalloc takes the last value of a key: the user's decay wins, and an option of theirs that is not
+    ours leaves ours in force."""
+    proc = _python(SHOW, _RJEM_MALLOC_CONF="dirty_decay_ms:0,", OPENBLAS_NUM_THREADS="4")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().split("|") == ["True", "dirty_decay_ms:0", "1"]
+    assert proc.stdout.strip().split("|") == ["True", process.ALLOCATOR_SETTINGS + ",dirty_decay_ms:0", "4"]
+
+
+def test_importing_the_cli_loads_neither_polars_nor_numpy() -> None:
+    """The entry point's module chain must not load them, or the settings would come too late (and
+    apply_runtime_settings would say so only by returning False, which nobody reads)."""
+    proc = _python("import sys\nimport claims_audit.cli\nprint('polars' in sys.modules, 'numpy' in sys.modules)")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False"]
 
 
 def test_nothing_is_set_once_polars_is_loaded() -> None:
@@ -51,7 +61,7 @@ def test_nothing_is_set_once_polars_is_loaded() -> None:
     assert proc.returncode == 0, proc.stderr
     applied, allocator, blas = proc.stdout.strip().split("|")
     assert (applied, blas) == ("False", "None")
-    assert process.RUNTIME_SETTINGS["_RJEM_MALLOC_CONF"] not in allocator
+    assert process.ALLOCATOR_SETTINGS not in allocator
 
 
 def test_polars_allocator_reads_the_variable_set() -> None:
@@ -59,7 +69,7 @@ def test_polars_allocator_reads_the_variable_set() -> None:
     reported by jemalloc itself on stderr (a polars built with another allocator or prefix fails here,
     and the settings would be silently ignored)."""
     code = ("from claims_audit import process\n"
-            "process.RUNTIME_SETTINGS['_RJEM_MALLOC_CONF'] = 'not_an_option:1'\n"
+            "process.ALLOCATOR_SETTINGS = 'not_an_option:1'\n"
             "process.apply_runtime_settings()\n"
             "import polars as pl\n"
             "pl.DataFrame({'a': list(range(100_000))}).sum()\n")

@@ -170,6 +170,38 @@ def test_the_first_piece_is_parsed_before_the_next_is_cut(tmp_path, monkeypatch)
     assert len(rest) > 3 and rest[-1].sha256 is not None and all(t.sha256 is None for t in rest[:-1])
 
 
+@pytest.mark.parametrize("end_seen", ["never", "always"])
+def test_a_wrong_idea_of_the_files_end_costs_a_whole_read_not_a_row(tmp_path, monkeypatch, end_seen):
+    """The end of a file told from its size is only a hint: a last piece not flagged (a stream, a late
+    size) or a piece flagged too early (a file still growing) makes the reader read the file again,
+    whole, with the same rows and checksum as ever."""
+    path = _extract(tmp_path, 3_000, seed=9)
+    reference = _run([path], 32 << 10)
+    monkeypatch.setattr(textchunks, "_at_end", lambda fh: end_seen == "always")
+    again = _run([path], 32 << 10)
+    _same_results(reference, again)
+    assert again.inputs[0].sha256 == reference.inputs[0].sha256 is not None
+
+
+def test_the_end_of_a_stream_is_told_without_consuming_it(tmp_path):
+    data = b"h\n1\n"
+    stream = io.BytesIO(data)
+    assert not textchunks._at_end(stream)
+    stream.read()
+    assert textchunks._at_end(stream)
+    with (tmp_path / "f").open("wb+") as fh:
+        fh.write(data)
+        assert textchunks._at_end(fh)
+        fh.seek(2)
+        assert not textchunks._at_end(fh)
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb") as pipe, os.fdopen(write_end, "wb") as writer:
+        writer.write(data)
+        writer.flush()
+        assert not textchunks._at_end(pipe)  # a pipe's end is found by reading it
+        assert pipe.read(len(data)) == data
+
+
 @pytest.mark.parametrize("data", [b'"h\n1",h2\n1,"a\nb"\n2,x\n"3\n",y\n', b'h1,h2\r1,x\n2,"y\n"\n\n3,z'])
 def test_later_pieces_start_with_the_header_record(data):
     """With repeat_header every piece after the first starts with the header record (a CR alone ending

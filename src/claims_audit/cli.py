@@ -156,7 +156,8 @@ def run(
                          "sheet, nothing recorded in a ledger.")] = False,
     memory_limit: Annotated[Optional[str], typer.Option("--memory-limit", help="About how much memory the "
                             "run may use, e.g. 1500M or 4G (default: under 3G for 50M lines); sets the size "
-                            "of the pieces inputs are read in.")] = None,
+                            "of the pieces inputs are read in and how many kept lines and rejected cells "
+                            "are held in memory before they go to files in --out.")] = None,
     records: Annotated[Optional[Path], typer.Option("--records", help="Folder of medical records (.txt, "
                        ".pdf, .docx; searched recursively) named <claim_id>.<ext> or <claim_id>_<line>.<ext>, "
                        "read as the operative notes of those lines.")] = None,

@@ -546,10 +546,10 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
                 piece, last = next(pieces, (None, True))
             except textchunks.NoBoundary:
                 raise ReadAgain(again) from None
-            if piece is None:
+            if piece is None:  # the file ended after a piece not flagged as its last
                 if first or hasher is None:
                     return
-                raise ReadAgain(again)  # the file ended after a piece not known as its last: read it whole
+                raise ReadAgain(again)  # that piece went without the file's checksum: read it whole
             if first:  # every later piece starts with a copy of the header record
                 header_length = len(textchunks.header_record(piece))
             own = memoryview(piece)[0 if first else header_length:]  # the file's bytes in this piece
@@ -572,9 +572,14 @@ def _delimited_pieces(path: Path, suffix: str, options: ReadOptions) -> Iterator
             if last and hasher is not None:
                 parsed.sha256 = pool.submit(hasher.hexdigest).result()
             yield parsed
-            if last:
-                return
             del piece, own
+            if last:  # confirmed by reading once more: a file that grew since is read again, whole
+                try:
+                    if next(pieces, None) is not None:
+                        raise ReadAgain(again)
+                except textchunks.NoBoundary:
+                    raise ReadAgain(again) from None
+                return
             first = False
 
 

@@ -20,6 +20,7 @@ import codecs
 import io
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -111,9 +112,10 @@ def record_pieces(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = F
 
 def pieces_with_end(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool = False
                     ) -> Iterator[tuple[bytes, bool]]:
-    """:func:`record_pieces` as (piece, whether it is the last one). The reader needs to know a piece is
-    the last before it hands the piece on (its checksum is complete then); known from where the file
-    stands, rather than by cutting the next piece first, the first piece is parsed one cut sooner."""
+    """:func:`record_pieces` as (piece, whether it looks like the last one: see :func:`_at_end`). The
+    reader needs to know a piece is the last before it hands the piece on (its checksum is complete
+    then); known from where the file stands, rather than by cutting the next piece first, the first
+    piece is parsed one cut sooner. A piece not flagged may still be the last (nothing follows)."""
     if chunk_bytes is None:
         yield fh.read(), True
         return
@@ -141,14 +143,16 @@ def pieces_with_end(fh: BinaryIO, chunk_bytes: int | None, repeat_header: bool =
 
 
 def _at_end(fh: BinaryIO) -> bool:
-    """Nothing is left to read in `fh` (a file: its size; any other stream: one byte read and put back)."""
+    """Nothing is left to read in `fh`, as far as can be told without reading: a regular file's size, a
+    buffer's length; False for anything else (the caller reads on to find the end). Only a hint: the
+    reader confirms it by reading once more (a file still growing, a size the file system reports late)."""
+    if isinstance(fh, io.BytesIO):
+        return fh.tell() >= len(fh.getbuffer())
     try:
-        return fh.tell() >= os.fstat(fh.fileno()).st_size
+        status = os.fstat(fh.fileno())
+        return stat.S_ISREG(status.st_mode) and fh.tell() >= status.st_size
     except (OSError, AttributeError, io.UnsupportedOperation):
-        if fh.read(1):
-            fh.seek(-1, os.SEEK_CUR)
-            return False
-        return True
+        return False
 
 
 # --- a UTF-8 view of a file --------------------------------------------------------------------------
