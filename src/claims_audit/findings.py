@@ -14,6 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
+from .retained import write_part
+
 MODIFIERS = [f"modifier_{i}" for i in range(1, 5)]
 DX = [f"dx_{i}" for i in range(1, 13)]
 ICD9_DX = [f"icd9_dx_{i}" for i in range(1, 13)]
@@ -193,8 +195,9 @@ def ordered(groups: list[pl.DataFrame | Path]) -> pl.DataFrame:
 
 
 def spilled(rows: pl.DataFrame, path: Path) -> Path:
-    """A group's finding rows (:func:`finding_rows`) written to `path` for :func:`ordered`."""
-    rows.select(*FINDING_COLUMNS, "_sev").write_ipc(path, compression="lz4")
+    """A group's finding rows (:func:`finding_rows`) written to `path` for :func:`ordered`, in the format of
+    every spilled part of a run (:func:`claims_audit.retained.write_part`)."""
+    write_part(rows.select(*FINDING_COLUMNS, "_sev"), path)
     return path
 
 

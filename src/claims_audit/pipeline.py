@@ -24,7 +24,7 @@ from .commit import scratch_folder
 from .rejected import REJECTED_SCHEMA, RejectedCells
 from .readers import (DEFAULT_CHUNK_BYTES, ROW, InputFile, RawTable, ReadAgain, ReadOptions, discover, read_ahead,
                       read_chunks, sha256)
-from .retained import DEFAULT_BUDGET_BYTES, RetainedLines
+from .retained import DEFAULT_BUDGET_BYTES, PART_SUFFIX, RetainedLines
 from .ruleconfig import DEFAULT, RuleConfig
 from .rules import OUTPUT_SCHEMA, catalogue, registry, rules_version
 from .rules.inputs import rule_inputs
@@ -106,11 +106,10 @@ CHUNK_ENV = "CLAIMS_AUDIT_CHUNK_BYTES"  # the piece size in bytes, overriding th
 def memory_settings(memory_limit: int | None = None) -> tuple[int, int, int | None]:
     """(piece size, bytes of kept lines held in memory, bytes of rejected cells held in memory or None
     for rejected.DEFAULT_HELD_BYTES) for a memory limit in bytes (None: the defaults, which keep a sample
-    extract of 50M lines under 3 GB). A
-    piece costs about 12 times its size while it is parsed and validated, and the next one, parsed
-    meanwhile (readers.read_ahead), about 3 times; the kept lines about as much as their budget; the
-    rejected cells a tenth of the kept lines' budget, as by default (64 MiB of 640).
-    ``CLAIMS_AUDIT_CHUNK_BYTES`` sets the piece size itself."""
+    extract of 50M lines under 3 GB). A piece costs about 12 times its size while it is parsed and
+    validated, and the next one, parsed meanwhile (readers.read_ahead), about 3 times; the kept lines
+    about as much as their budget; the rejected cells a tenth of the kept lines' budget, as by default
+    (64 MiB of 640). ``CLAIMS_AUDIT_CHUNK_BYTES`` sets the piece size itself."""
     chunk, budget, cells = DEFAULT_CHUNK_BYTES, DEFAULT_BUDGET_BYTES, None
     if memory_limit is not None:
         chunk = min(max(memory_limit // 40, 1 << 20), 256 << 20)
@@ -192,15 +191,15 @@ def _rules_by_group(store: RetainedLines, layout: Layout, config: RuleConfig, re
     the run's night against history or None). `reading` shows which group is audited, of how many."""
     groups, lines_34421, nights, known = [], 0, [], documentation.ClassifiedTexts()
     for lines in store.buckets(_no_lines(layout)):
-        if reading is not None and (store.bucket_count or 1) > 1:
-            reading.stage("rules", len(groups) + 1, store.bucket_count or 1)
+        split = (store.bucket_count or 1) > 1  # known once the first group is made
+        if reading is not None and split:
+            reading.stage("rules", len(groups) + 1, store.bucket_count)
         night = against_history(history, lines, summaries, run_date, config) if history is not None else None
         doc, output = apply_rules(lines, config, records, night, known)
         rows = finding_rows(lines, output, doc, night.history_lines if night is not None else None)
         # a run of several groups: each group's findings wait in a file while the next groups are
         # audited, so that they do not add up in memory beside the groups' lines (findings.ordered)
-        groups.append(spilled(rows, store.folder / f"findings-{len(groups):04d}.arrow")
-                      if (store.bucket_count or 1) > 1 else rows)
+        groups.append(spilled(rows, store.folder / f"findings-{len(groups):04d}{PART_SUFFIX}") if split else rows)
         del rows
         lines_34421 += doc.height
         if night is not None:  # what the run records and reports of it; its edit lines are done with

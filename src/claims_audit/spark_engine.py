@@ -552,19 +552,18 @@ def _result(job: Job, found: list[InputFile], blobs: list[tuple[int, int, str, b
     findings = assemble(lines, output, doc)
     summaries = [per_file[i]["summary"] for i in range(len(job.inputs))]
     cells = RejectedCells(work_dir, held_bytes=rejected_bytes)
-    with cells.closed_on_error():  # a failed spill leaves no file of cells in --out
+    with cells.closed_on_error():  # a failed spill or reconciliation leaves no file of cells in --out
         for i in range(len(job.inputs)):
             frames = rejected.pop(i, [])
             if frames or per_file[i].get("cells", 0):
                 cells.add(_cells_in_order(frames, per_file[i].get("cells", 0), job.inputs[i].display))
-    result = pipeline.AuditResult(
-        run_date=run_date, tool_version=__version__, rules_version=rules_version(),
-        layout=f"{job.layout.name} v{job.layout.version}", inputs=summaries, findings=findings,
-        rejected_cells=cells,
-        lines_34421=lines_34421, rule_config=job.config,
-        ignored=[(i.display, i.ignored) for i in found if i.ignored is not None],
-        extra={"engine": "spark", "member_buckets": job.buckets})
-    with cells.closed_on_error():
+        result = pipeline.AuditResult(
+            run_date=run_date, tool_version=__version__, rules_version=rules_version(),
+            layout=f"{job.layout.name} v{job.layout.version}", inputs=summaries, findings=findings,
+            rejected_cells=cells,
+            lines_34421=lines_34421, rule_config=job.config,
+            ignored=[(i.display, i.ignored) for i in found if i.ignored is not None],
+            extra={"engine": "spark", "member_buckets": job.buckets})
         pipeline.reconcile(result, sum(c["audited"] for c in per_file.values()))
     return result
 
