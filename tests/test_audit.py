@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from claims_audit import audit
+from hostile import sheet_names, sheet_rows
 
 
 def _wait_for_imports() -> None:
@@ -132,15 +133,6 @@ def test_memory_limit_spills_the_rejected_cells_sooner(tmp_path, monkeypatch):
                            memory_limit=limit)
         assert done.result.rejected_cells.peak_held > 4 << 20
         assert len(spills) == (0 if limit is None else 1), (limit, spills)
-        frames.append(_sheet_rows(done.paths.xlsx, "Rejected"))
+        assert [n for n in sheet_names(done.paths.xlsx) if n.startswith("Rejected")] == ["Rejected"]  # all on one
+        frames.append(sheet_rows(done.paths.xlsx, "Rejected"))
     assert frames[0] == frames[1] and len(frames[0]) > 25_000
-
-
-def _sheet_rows(xlsx, title: str) -> list[tuple]:
-    import openpyxl
-
-    book = openpyxl.load_workbook(xlsx, read_only=True)
-    try:
-        return [row for name in book.sheetnames if name.startswith(title) for row in book[name].iter_rows(values_only=True)]
-    finally:
-        book.close()
